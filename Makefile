@@ -45,14 +45,12 @@ export MAPPROF_BUILD := $(B)
 # Filled in by the fragments.
 ALL_TARGETS :=
 TEST_SRCS   :=
-TEST_LIBS   :=
-TEST_DEPS   :=
 CLEAN_EXTRA :=
 
 .PHONY: all test check demo deps clean format format-check tidy bench-map
 all:
 
-include $(sort $(wildcard */*.mk))
+include $(sort $(wildcard */*.mk */*/*.mk))
 
 all: $(ALL_TARGETS)
 
@@ -68,8 +66,9 @@ deps:
 
 # TEST_ARGS passes a name filter and options to the runner, e.g.
 #   make test TEST_ARGS='map.*'
+# TEST_MODULES=map builds and links only tests/map/ (and what it needs).
 test: deps
-	@$(MAKE) --no-print-directory all $(B)/tests/runner $(TEST_DEPS)
+	@$(MAKE) --no-print-directory $(if $(TEST_MODULES),,all) $(B)/tests/runner $(TEST_DEPS_ALL)
 	@$(B)/tests/runner $(if $(SAN),--timeout-scale 4) $(TEST_ARGS)
 
 check:

@@ -158,17 +158,17 @@ GOMAP_API void gomap_iter_done(gomap_iter *it);
 
 /* A snapshot of a map's shape, for tests, examples and the profiler. */
 typedef struct gomap_stats {
-    size_t count;          /* entries */
-    unsigned B;            /* log2 of the bucket count */
-    size_t buckets;        /* 2^B */
-    size_t overflow;       /* overflow buckets in use (new and old arrays) */
-    size_t noverflow;      /* Go's (approximate) noverflow counter */
-    uint64_t grows;        /* grows started since creation */
+    size_t count;     /* entries */
+    unsigned B;       /* log2 of the bucket count */
+    size_t buckets;   /* 2^B */
+    size_t overflow;  /* overflow buckets in use (new and old arrays) */
+    size_t noverflow; /* Go's (approximate) noverflow counter */
+    uint64_t grows;   /* grows started since creation */
     uint64_t same_size_grows;
-    bool growing;          /* an evacuation is in progress */
-    size_t old_buckets;    /* buckets in the old array while growing, else 0 */
-    size_t nevacuate;      /* evacuation cursor while growing */
-    size_t bytes;          /* bytes held: header, arrays, overflow, indirect */
+    bool growing;       /* an evacuation is in progress */
+    size_t old_buckets; /* buckets in the old array while growing, else 0 */
+    size_t nevacuate;   /* evacuation cursor while growing */
+    size_t bytes;       /* bytes held: header, arrays, overflow, indirect */
 } gomap_stats;
 
 GOMAP_API void gomap_get_stats(const gomap *m, gomap_stats *st);

@@ -3,8 +3,7 @@ MAP_SRCS := $(sort $(wildcard map/*.c))
 MAP_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(MAP_SRCS))
 
 ALL_TARGETS    += $(B)/libgomap.a $(B)/libgomap.so
-TEST_LIBS      += $(B)/libgomap.a
-TEST_LINK_DEPS += $(B)/libgomap.a
+TEST_LIBS_map  += $(B)/libgomap.a
 
 $(B)/libgomap.a: $(MAP_OBJS)
 	@mkdir -p $(dir $@)

@@ -83,12 +83,12 @@ struct th_slot {
     pid_t pid;
     struct th_test *t;
     double start, deadline;
-    char dir[4096];
+    char dir[4400];
     bool timed_out;
 };
 
 static void print_log(const char *dir) {
-    char path[4200];
+    char path[4500];
     snprintf(path, sizeof path, "%s/log", dir);
     size_t len = 0;
     char *log = th_read_file(path, &len);
@@ -110,7 +110,7 @@ static void print_log(const char *dir) {
 
 static void child_run(struct th_test *t, const char *dir) {
     setpgid(0, 0);
-    char path[4200];
+    char path[4500];
     snprintf(path, sizeof path, "%s/log", dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -155,7 +155,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-v"))
             verbose = true;
         else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: runner [-j N] [--timeout-scale K] [--list] [-v] [PATTERN...]\n");
+            fprintf(stderr,
+                    "usage: runner [-j N] [--timeout-scale K] [--list] [-v] [PATTERN...]\n");
             return 2;
         } else
             pats[npats++] = argv[i];
@@ -173,7 +174,7 @@ int main(int argc, char **argv) {
         return 0;
     }
 
-    char base[4096];
+    char base[4000];
     snprintf(base, sizeof base, "%s/tests/tmp", th_build());
     char *out = NULL;
     th_sh(&out, "mkdir -p '%s'", base);
