@@ -1,0 +1,228 @@
+/*
+ * config.c — parse and validate the MAPPROF_* environment in one place.
+ *
+ * Runs in the shim's constructor, possibly before the real allocator is
+ * resolved, so it never allocates: results go into fixed buffers, numbers
+ * are parsed by hand, diagnostics are formatted into a stack buffer and
+ * handed to a callback (the shim writes them with write(2)).
+ *
+ * Rule: every variable is either absent (default), valid (used), or invalid
+ * (one "mapprof: ..." line naming the variable, the bad value and the
+ * default used instead). Nothing here can stop the host program.
+ */
+#include "shim/config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "block", "grow",
+                                                           "maps"};
+
+const char *shim_profile_name(enum shim_profile_kind k) {
+    return (unsigned)k < SHIM_PROF_COUNT ? profile_names[k] : "?";
+}
+
+struct parse_ctx {
+    shim_diag_fn diag;
+    void *ctx;
+    int ndiag;
+};
+
+static void complain(struct parse_ctx *pc, const char *var, const char *val, const char *why,
+                     const char *dflt) {
+    char line[512];
+    snprintf(line, sizeof line, "mapprof: ignoring %s=\"%.200s\": %s; using %s", var, val, why,
+             dflt);
+    pc->ndiag++;
+    if (pc->diag)
+        pc->diag(line, pc->ctx);
+}
+
+/* Decimal unsigned integer, no sign, no suffix, no overflow. */
+static bool parse_u64(const char *s, uint64_t *out) {
+    if (!*s)
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void get_u64(struct parse_ctx *pc, shim_getenv_fn get, const char *var, uint64_t min,
+                    uint64_t max, uint64_t dflt, uint64_t *out) {
+    *out = dflt;
+    const char *s = get(var, pc->ctx);
+    if (!s)
+        return;
+    uint64_t v;
+    char dbuf[64], why[96];
+    snprintf(dbuf, sizeof dbuf, "%llu", (unsigned long long)dflt);
+    if (!parse_u64(s, &v)) {
+        complain(pc, var, s, "not a non-negative decimal integer", dbuf);
+        return;
+    }
+    if (v < min || v > max) {
+        snprintf(why, sizeof why, "out of range %llu..%llu", (unsigned long long)min,
+                 (unsigned long long)max);
+        complain(pc, var, s, why, dbuf);
+        return;
+    }
+    *out = v;
+}
+
+static void get_profiles(struct parse_ctx *pc, shim_getenv_fn get, unsigned *out) {
+    const unsigned all = (1u << SHIM_PROF_COUNT) - 1;
+    *out = all;
+    const char *s = get("MAPPROF_PROFILES", pc->ctx);
+    if (!s)
+        return;
+    unsigned mask = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        bool known = false;
+        if (n == 3 && !strncmp(p, "all", 3)) {
+            mask = all;
+            known = true;
+        }
+        for (int k = 0; k < SHIM_PROF_COUNT && !known; k++)
+            if (strlen(profile_names[k]) == n && !strncmp(p, profile_names[k], n)) {
+                mask |= 1u << k;
+                known = true;
+            }
+        if (!known) {
+            char why[128];
+            snprintf(why, sizeof why,
+                     "unknown profile \"%.*s\" (known: heap,mutex,block,grow,maps,all)", (int)n, p);
+            complain(pc, "MAPPROF_PROFILES", s, why, "all");
+            return;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (!mask) {
+        complain(pc, "MAPPROF_PROFILES", s, "empty list", "all");
+        return;
+    }
+    *out = mask;
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},
+};
+
+/* A signal the shim may catch: not one that means a crash or cannot be caught. */
+static bool signal_usable(int sig) {
+    switch (sig) {
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGABRT:
+    case SIGTRAP:
+    case SIGSYS:
+        return false;
+    default:
+        return sig > 0 && sig < SIGRTMIN ? true : (sig >= SIGRTMIN && sig <= SIGRTMAX);
+    }
+}
+
+static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, int *out) {
+    *out = 0;
+    const char *s = get("MAPPROF_SIGNAL", pc->ctx);
+    if (!s || !*s)
+        return;
+    const char *name = !strncmp(s, "SIG", 3) ? s + 3 : s;
+    int sig = 0;
+    uint64_t v;
+    if (parse_u64(s, &v)) {
+        sig = v < 1000 ? (int)v : -1;
+    } else {
+        for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+            if (!strcmp(name, signal_names[i].name))
+                sig = signal_names[i].sig;
+        if (!strncmp(name, "RTMIN+", 6) && parse_u64(name + 6, &v) && v <= 32)
+            sig = SIGRTMIN + (int)v;
+    }
+    if (sig == 0) {
+        complain(pc, "MAPPROF_SIGNAL", s, "not a signal name or number", "no signal");
+        return;
+    }
+    if (!signal_usable(sig)) {
+        complain(pc, "MAPPROF_SIGNAL", s, "not a signal mapprof can use for dumps", "no signal");
+        return;
+    }
+    *out = sig;
+}
+
+static void get_out(struct parse_ctx *pc, shim_getenv_fn get, const char *cwd, char *out,
+                    size_t cap) {
+    const char *s = get("MAPPROF_OUT", pc->ctx);
+    const char *dflt = "./mapprof";
+    if (s && !*s) {
+        complain(pc, "MAPPROF_OUT", s, "empty", dflt);
+        s = NULL;
+    }
+    if (s && s[strlen(s) - 1] == '/') {
+        complain(pc, "MAPPROF_OUT", s, "a prefix must not end with '/' (add a name)", dflt);
+        s = NULL;
+    }
+    const char *v = s ? s : dflt;
+    int n;
+    if (v[0] == '/' || !cwd || !*cwd)
+        n = snprintf(out, cap, "%s", v);
+    else
+        n = snprintf(out, cap, "%s/%s", strcmp(cwd, "/") ? cwd : "",
+                     v[0] == '.' && v[1] == '/' ? v + 2 : v);
+    if (n < 0 || (size_t)n >= cap - 64) { /* room for ".<pid>.<kind>.pb.gz" */
+        complain(pc, "MAPPROF_OUT", v, "path too long", dflt);
+        snprintf(out, cap, "%s/mapprof", cwd && *cwd && strlen(cwd) < cap - 80 ? cwd : ".");
+    }
+}
+
+int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, void *ctx,
+                      const char *cwd) {
+    struct parse_ctx pc = {diag, ctx, 0};
+    memset(cfg, 0, sizeof *cfg);
+    get_out(&pc, get, cwd, cfg->out, sizeof cfg->out);
+    get_profiles(&pc, get, &cfg->profiles);
+    get_u64(&pc, get, "MAPPROF_HEAP_RATE", 1, UINT64_C(1) << 40, SHIM_DEFAULT_HEAP_RATE,
+            &cfg->heap_rate);
+    get_u64(&pc, get, "MAPPROF_MUTEX_RATE", 1, UINT64_C(1) << 32, SHIM_DEFAULT_MUTEX_RATE,
+            &cfg->mutex_rate);
+    get_u64(&pc, get, "MAPPROF_GROW_RATE", 1, UINT64_C(1) << 32, SHIM_DEFAULT_GROW_RATE,
+            &cfg->grow_rate);
+    if (get("MAPPROF_SEED", ctx)) {
+        uint64_t seed;
+        get_u64(&pc, get, "MAPPROF_SEED", 0, UINT64_MAX, 0, &seed);
+        cfg->seed = seed;
+        uint64_t check;
+        cfg->seed_set = parse_u64(get("MAPPROF_SEED", ctx), &check);
+    }
+    uint64_t v;
+    get_u64(&pc, get, "MAPPROF_DEPTH", 1, SHIM_MAX_DEPTH, SHIM_DEFAULT_DEPTH, &v);
+    cfg->depth = (unsigned)v;
+    get_u64(&pc, get, "MAPPROF_INTERVAL", 0, 86400 * 365, 0, &v);
+    cfg->interval = (unsigned)v;
+    get_signal(&pc, get, &cfg->signal);
+    return pc.ndiag;
+}

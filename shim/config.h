@@ -1,0 +1,58 @@
+/*
+ * config.h — the shim's configuration, read from MAPPROF_* environment
+ * variables in one place (config.c). Parsing never allocates and never
+ * aborts: a bad value produces one "mapprof:" diagnostic and the default.
+ */
+#ifndef SHIM_CONFIG_H
+#define SHIM_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum shim_profile_kind {
+    SHIM_PROF_HEAP = 0,
+    SHIM_PROF_MUTEX,
+    SHIM_PROF_BLOCK,
+    SHIM_PROF_GROW,
+    SHIM_PROF_MAPS,
+    SHIM_PROF_COUNT
+};
+
+#define SHIM_DEFAULT_HEAP_RATE  524288 /* Go's runtime.MemProfileRate */
+#define SHIM_DEFAULT_MUTEX_RATE 1
+#define SHIM_DEFAULT_GROW_RATE  1
+#define SHIM_DEFAULT_DEPTH      64
+#define SHIM_MAX_DEPTH          256
+
+typedef struct shim_config {
+    char out[PATH_MAX];  /* MAPPROF_OUT: absolute path prefix of the output files */
+    unsigned profiles;   /* MAPPROF_PROFILES: bit (1 << shim_profile_kind) per profile */
+    uint64_t heap_rate;  /* MAPPROF_HEAP_RATE: mean bytes between samples; 1 = all */
+    uint64_t mutex_rate; /* MAPPROF_MUTEX_RATE: 1 in N contention events */
+    uint64_t grow_rate;  /* MAPPROF_GROW_RATE: 1 in N grow events */
+    uint64_t seed;       /* MAPPROF_SEED: fixed sampler seed */
+    bool seed_set;       /*   ... given (else seeds come from the OS) */
+    unsigned depth;      /* MAPPROF_DEPTH: frames kept per stack, 1..SHIM_MAX_DEPTH */
+    unsigned interval;   /* MAPPROF_INTERVAL: seconds between dumps; 0 = off */
+    int signal;          /* MAPPROF_SIGNAL: signal that triggers a dump; 0 = off */
+} shim_config;
+
+/* Looks up one variable; returns NULL when unset. */
+typedef const char *(*shim_getenv_fn)(const char *name, void *ctx);
+/* Receives one complete diagnostic line (no trailing newline). */
+typedef void (*shim_diag_fn)(const char *line, void *ctx);
+
+/*
+ * Fill *cfg from the environment. cwd (may be NULL) makes a relative
+ * MAPPROF_OUT absolute, so a later chdir by the program does not move the
+ * output. Returns the number of diagnostics emitted (bad values replaced by
+ * their defaults).
+ */
+int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, void *ctx,
+                      const char *cwd);
+
+/* The profile's name as used in file names: "heap", "mutex", ... */
+const char *shim_profile_name(enum shim_profile_kind k);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * sample.h — Poisson sampling of a stream of events weighted by size
+ * (bytes for the heap profile, 1 per event for the others): exponential
+ * gaps with a given mean, the scheme of Go's runtime.MemProfileRate.
+ */
+#ifndef SHIM_SAMPLE_H
+#define SHIM_SAMPLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Per-thread sampler state. All-zero means "not started": the first
+ * shim_sampler_take initializes it lazily, so zero-filled TLS is valid. */
+typedef struct shim_sampler {
+    int64_t left; /* weight until the next sample point */
+    uint64_t rng; /* xorshift64* state, never 0 once started */
+} shim_sampler;
+
+/* Start a sampler from a seed (any value; 0 is remapped). */
+void shim_sampler_seed(shim_sampler *s, uint64_t seed, uint64_t mean);
+
+/*
+ * Where lazily started samplers get their seeds: with fixed == true each
+ * new sampler is seeded from (seed, the order in which samplers started),
+ * so a deterministic program samples the same events on every run
+ * (MAPPROF_SEED); otherwise from seed mixed with the sampler's address.
+ * Call before threads start (the shim's constructor, a fork child).
+ */
+void shim_sampler_base_seed(uint64_t seed, bool fixed);
+
+/* An exponentially distributed gap with the given mean (mean <= 1: 0). */
+int64_t shim_sampler_gap(shim_sampler *s, uint64_t mean);
+
+/* Uniform 64-bit random number from the sampler's generator. */
+uint64_t shim_sampler_rand(shim_sampler *s);
+
+/*
+ * Account an event of weight w; true when it is sampled. The fast path is
+ * one subtract and one branch; shim_sampler_cross, out of line, starts a
+ * sampler on its first use and draws the next gap. An event of w is
+ * sampled with probability 1 - exp(-w/mean).
+ */
+bool shim_sampler_cross(shim_sampler *s, uint64_t w, uint64_t mean);
+
+static inline bool shim_sampler_take(shim_sampler *s, uint64_t w, uint64_t mean) {
+    s->left -= (int64_t)w;
+    if (__builtin_expect(s->left >= 0, 1))
+        return false;
+    return shim_sampler_cross(s, w, mean);
+}
+
+#endif
