@@ -1,0 +1,383 @@
+/*
+ * gomap_ops.h — the lookup/assign/delete algorithms of map.go, written once
+ * and specialised at compile time for a key kind, the way Go's runtime keeps
+ * mapaccess2/mapassign/mapdelete (map.go) beside their _fast64 and _faststr
+ * copies. Every function takes `kind` as a compile-time constant; with
+ * always_inline the other kinds' branches vanish, so gomap.c, gomap_fast64.c
+ * and gomap_faststr.c each get a straight-line copy with no function-pointer
+ * calls for u64/str keys.
+ *
+ * Key convention: `key` points to key_size bytes (a uint64_t for U64, a
+ * gomap_str for STR), as the generic API receives it.
+ *
+ * Kind differences, as in Go:
+ * - U64 (map_fast64.go): slots are matched by comparing the key directly and
+ *   checking the slot is not empty; no tophash compare, no emptyRest stop on
+ *   lookup/delete. Lookup skips hashing when B == 0 (one bucket).
+ * - STR (map_faststr.go): tophash, then length, then pointer equality, then
+ *   memcmp.
+ * - GENERIC (map.go): tophash, then type equal (or memcmp); keys/elems may be
+ *   indirect.
+ * Unlike Go, an update never rewrites the stored key (see op_assign).
+ */
+#ifndef GOMAP_OPS_H
+#define GOMAP_OPS_H
+
+#include <errno.h>
+
+#include "map/gomap_internal.h"
+
+#define AI static inline __attribute__((always_inline))
+
+AI uint64_t op_hash(const gomap *m, int kind, const void *key) {
+    if (kind == GOMAP_KEY_U64)
+        return hash_u64_inline(load_u64(key), m->hash0);
+    if (kind == GOMAP_KEY_STR) {
+        const gomap_str *s = key;
+        return gomap__hash_mem(s->ptr, s->len, m->hash0);
+    }
+    return map_hash(m, key);
+}
+
+/* The stored key behind a slot (follows the indirection). */
+AI void *op_slot_key(const gomap *m, int kind, uint8_t *slot) {
+    if (kind == GOMAP_KEY_GENERIC && m->indirect_key)
+        return load_ptr(slot);
+    return slot;
+}
+
+AI bool op_keyeq(const gomap *m, int kind, uint8_t *slot, const void *key) {
+    if (kind == GOMAP_KEY_U64)
+        return load_u64(slot) == load_u64(key);
+    if (kind == GOMAP_KEY_STR) {
+        gomap_str a;
+        const gomap_str *b = key;
+        memcpy(&a, slot, sizeof a);
+        return a.len == b->len && (a.ptr == b->ptr || memcmp(a.ptr, b->ptr, a.len) == 0);
+    }
+    void *k = op_slot_key(m, kind, slot);
+    if (m->equal)
+        return m->equal(key, k);
+    return memcmp(key, k, m->key_size) == 0;
+}
+
+/*
+ * mapaccessK's search (map.go:541-582, mapaccess2 :479-538): the bucket and
+ * slot holding key, or NULL. Consults the old bucket while it is not
+ * evacuated. The caller has ruled out count == 0.
+ */
+AI uint8_t *op_find(gomap *m, int kind, const void *key, size_t *slot) {
+    uint8_t *b;
+    if (kind == GOMAP_KEY_U64 && m->B == 0 && m->oldbuckets == NULL) {
+        b = m->buckets; /* mapaccess2_fast64: one bucket, skip hashing */
+    } else {
+        uint64_t hash = op_hash(m, kind, key);
+        size_t mask = bucket_mask(m->B);
+        b = bucket_at(m, m->buckets, hash & mask);
+        if (UNLIKELY(m->oldbuckets != NULL)) {
+            if (!same_size_grow(m))
+                mask >>= 1; /* there used to be half as many buckets */
+            uint8_t *oldb = bucket_at(m, m->oldbuckets, hash & mask);
+            if (!evacuated(oldb))
+                b = oldb;
+        }
+        if (kind != GOMAP_KEY_U64) {
+            uint8_t top = tophash(hash);
+            for (; b != NULL; b = bmap_overflow(m, b)) {
+                /* Candidates in slot order, as Go's scan; a bucket holding
+                 * emptyRest ends the chain (everything after it is empty). */
+                for (uint64_t c = tophash_match(b, top); c != 0; c &= c - 1) {
+                    size_t i = (size_t)__builtin_ctzll(c) >> 3;
+                    if (op_keyeq(m, kind, bmap_key(m, b, i), key)) {
+                        *slot = i;
+                        return b;
+                    }
+                }
+                if (has_empty_rest(b))
+                    return NULL;
+            }
+            return NULL;
+        }
+    }
+    /* U64: compare keys directly, accept non-empty slots (map_fast64.go);
+     * the 8 compares are folded into a mask so a hit costs no mispredicted
+     * branch on which slot matched. */
+    uint64_t k = load_u64(key);
+    /* The elems live one or two cache lines after the keys: fetch them in
+     * parallel with the key compare instead of after it (hits dominate). */
+    __builtin_prefetch(b + m->elemoff + 4 * 8);
+    for (; b != NULL; b = bmap_overflow(m, b)) {
+        uint64_t eq = 0;
+        for (size_t i = 0; i < BUCKET_CNT; i++)
+            eq |= (uint64_t)(load_u64(b + DATA_OFFSET + i * 8) == k) << (8 * i + 7);
+        eq &= tophash_live(b);
+        if (eq != 0) {
+            *slot = (size_t)__builtin_ctzll(eq) >> 3;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+AI void *op_elem_of(const gomap *m, int kind, uint8_t *b, size_t i) {
+    uint8_t *e = bmap_elem(m, b, i);
+    if (kind == GOMAP_KEY_GENERIC && m->indirect_elem)
+        return load_ptr(e);
+    return e;
+}
+
+/* mapaccess2 (map.go:479): the element of key, or NULL. */
+AI void *op_lookup(gomap *m, int kind, const void *key) {
+    if (m == NULL || m->count == 0)
+        return NULL;
+    if (UNLIKELY(flags_load(m) & HASH_WRITING))
+        gomap__throw(m, "concurrent map read and map write");
+    size_t i;
+    uint8_t *b = op_find(m, kind, key, &i);
+    if (b == NULL)
+        return NULL;
+    return op_elem_of(m, kind, b, i);
+}
+
+/* Entry/exit halves of the writer protocol (map.go:631-638, :721-729). */
+AI void op_write_begin(gomap *m) {
+    uint8_t f = flags_load(m);
+    flags_store(m, f ^ HASH_WRITING);
+}
+AI void op_write_end(gomap *m) {
+    uint8_t f = flags_load(m);
+    if (UNLIKELY(!(f & HASH_WRITING)))
+        gomap__throw(m, "concurrent map writes");
+    flags_store(m, f & (uint8_t)~HASH_WRITING);
+}
+
+/* Allocate an indirect key/elem block (zeroed), reporting it. */
+AI void *op_alloc_indirect(gomap *m, size_t size) {
+    blk_hdr *h = gomap__mem_alloc(m, BLK_HDR_SIZE + size);
+    if (h == NULL)
+        return NULL;
+    h->bytes = BLK_HDR_SIZE + size;
+    hook_alloc(m, GOMAP_ALLOC_INDIRECT, (ptrdiff_t)h->bytes);
+    return blk_data(h);
+}
+AI void op_unalloc_indirect(gomap *m, void *p) {
+    if (p != NULL) {
+        blk_hdr *h = blk_of(p);
+        size_t n = h->bytes;
+        gomap__mem_release(m, h, n);
+        hook_alloc(m, GOMAP_ALLOC_INDIRECT, -(ptrdiff_t)n);
+    }
+}
+
+/* mapassign (map.go:615-730; map_fast64.go:113; map_faststr.go:223). */
+AI int op_assign(gomap *m, int kind, const void *key, void **elemp) {
+    if (UNLIKELY(flags_load(m) & HASH_WRITING))
+        gomap__throw(m, "concurrent map writes");
+    uint64_t hash = op_hash(m, kind, key);
+    /* Set hashWriting after hashing: a hash that crashes wrote nothing. */
+    op_write_begin(m);
+    int rc;
+    uint8_t *elem = NULL;
+    if (UNLIKELY(m->buckets == NULL)) {
+        uint8_t *unused;
+        m->buckets = gomap__make_bucket_array(m, 0, &unused);
+        if (m->buckets == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+again:;
+    size_t bucket = hash & bucket_mask(m->B);
+    if (UNLIKELY(m->oldbuckets != NULL) && gomap__grow_work(m, bucket) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    uint8_t *b = bucket_at(m, m->buckets, bucket);
+    uint8_t top = tophash(hash);
+    uint8_t *insertb = NULL;
+    size_t inserti = 0;
+    for (;;) {
+        for (size_t i = 0; i < BUCKET_CNT; i++) {
+            if (kind == GOMAP_KEY_U64) {
+                if (is_empty(b[i])) {
+                    if (insertb == NULL) {
+                        insertb = b;
+                        inserti = i;
+                    }
+                    if (b[i] == EMPTY_REST)
+                        goto notfound;
+                    continue;
+                }
+                if (load_u64(b + DATA_OFFSET + i * 8) != load_u64(key))
+                    continue;
+            } else {
+                if (b[i] != top) {
+                    if (is_empty(b[i]) && insertb == NULL) {
+                        insertb = b;
+                        inserti = i;
+                    }
+                    if (b[i] == EMPTY_REST)
+                        goto notfound;
+                    continue;
+                }
+                uint8_t *k = bmap_key(m, b, i);
+                if (!op_keyeq(m, kind, k, key))
+                    continue;
+                /* No key update (Go's needkeyupdate / faststr pointer swap):
+                 * Go rewrites the key so the GC can free the old string; in C
+                 * the map keeps the bytes it was given at insertion, so a
+                 * caller may update through a temporary copy of the key. */
+            }
+            elem = op_elem_of(m, kind, b, i);
+            rc = 0;
+            goto out;
+        }
+        uint8_t *ovf = bmap_overflow(m, b);
+        if (ovf == NULL)
+            break;
+        b = ovf;
+    }
+notfound:
+    /* Growing invalidates what we found: start over (map.go:692-697). A grow
+     * that cannot allocate is skipped: the map is overloaded but valid. */
+    if (m->oldbuckets == NULL &&
+        (over_load_factor(m->count + 1, m->B) || too_many_overflow_buckets(m->noverflow, m->B))) {
+        if (gomap__hash_grow(m) == 0)
+            goto again;
+    }
+    /* Every allocation happens before the map is touched. */
+    void *kmem = NULL, *vmem = NULL;
+    if (kind == GOMAP_KEY_GENERIC && m->indirect_key) {
+        kmem = op_alloc_indirect(m, m->key_size);
+        if (kmem == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    if (kind == GOMAP_KEY_GENERIC && m->indirect_elem) {
+        vmem = op_alloc_indirect(m, m->elem_size);
+        if (vmem == NULL) {
+            op_unalloc_indirect(m, kmem);
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    if (insertb == NULL) {
+        insertb = gomap__newoverflow(m, b);
+        if (insertb == NULL) {
+            op_unalloc_indirect(m, kmem);
+            op_unalloc_indirect(m, vmem);
+            rc = -ENOMEM;
+            goto out;
+        }
+        inserti = 0;
+    }
+    uint8_t *k = bmap_key(m, insertb, inserti);
+    if (kind == GOMAP_KEY_U64) {
+        memcpy(k, key, 8);
+    } else if (kind == GOMAP_KEY_STR) {
+        memcpy(k, key, sizeof(gomap_str));
+    } else if (kmem != NULL) {
+        store_ptr(k, kmem);
+        memcpy(kmem, key, m->key_size);
+    } else {
+        memcpy(k, key, m->key_size);
+    }
+    elem = bmap_elem(m, insertb, inserti);
+    if (vmem != NULL) {
+        store_ptr(elem, vmem);
+        elem = vmem;
+    }
+    insertb[inserti] = (kind == GOMAP_KEY_U64) ? tophash(hash) : top;
+    m->count++;
+    rc = 1;
+out:
+    op_write_end(m);
+    if (elemp != NULL)
+        *elemp = rc >= 0 ? elem : NULL;
+    return rc;
+}
+
+/* mapdelete (map.go:741-855; map_fast64.go:304; map_faststr.go:330). */
+AI int op_delete(gomap *m, int kind, const void *key) {
+    if (m == NULL || m->count == 0)
+        return 0;
+    if (UNLIKELY(flags_load(m) & HASH_WRITING))
+        gomap__throw(m, "concurrent map writes");
+    uint64_t hash = op_hash(m, kind, key);
+    op_write_begin(m);
+    int rc = 0;
+    size_t bucket = hash & bucket_mask(m->B);
+    if (UNLIKELY(m->oldbuckets != NULL) && gomap__grow_work(m, bucket) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    uint8_t *b = bucket_at(m, m->buckets, bucket);
+    uint8_t *borig = b;
+    uint8_t top = tophash(hash);
+    for (; b != NULL; b = bmap_overflow(m, b)) {
+        for (size_t i = 0; i < BUCKET_CNT; i++) {
+            uint8_t *k = bmap_key(m, b, i);
+            if (kind == GOMAP_KEY_U64) {
+                if (load_u64(k) != load_u64(key) || is_empty(b[i]))
+                    continue;
+            } else {
+                if (b[i] != top) {
+                    if (b[i] == EMPTY_REST)
+                        goto out;
+                    continue;
+                }
+                if (!op_keyeq(m, kind, k, key))
+                    continue;
+            }
+            uint8_t *e = bmap_elem(m, b, i);
+            if (kind == GOMAP_KEY_GENERIC && m->indirect_key) {
+                gomap__free_indirect(m, load_ptr(k));
+                store_ptr(k, NULL);
+            }
+            if (kind == GOMAP_KEY_GENERIC && m->indirect_elem) {
+                gomap__free_indirect(m, load_ptr(e));
+                store_ptr(e, NULL);
+            } else {
+                memset(e, 0, m->elemsize); /* a new key finds its elem zeroed */
+            }
+            b[i] = EMPTY_ONE;
+            /* If the bucket now ends in a run of empties, turn them into
+             * emptyRest, walking backwards across the chain (map.go:809). */
+            if (i == BUCKET_CNT - 1) {
+                uint8_t *ovf = bmap_overflow(m, b);
+                if (ovf != NULL && ovf[0] != EMPTY_REST)
+                    goto not_last;
+            } else if (b[i + 1] != EMPTY_REST) {
+                goto not_last;
+            }
+            for (;;) {
+                b[i] = EMPTY_REST;
+                if (i == 0) {
+                    if (b == borig)
+                        break; /* beginning of the initial bucket: done */
+                    uint8_t *c = b;
+                    for (b = borig; bmap_overflow(m, b) != c; b = bmap_overflow(m, b)) {
+                    }
+                    i = BUCKET_CNT - 1;
+                } else {
+                    i--;
+                }
+                if (b[i] != EMPTY_ONE)
+                    break;
+            }
+        not_last:
+            m->count--;
+            /* Reset the seed so an attacker cannot keep colliding (issue 25237). */
+            if (m->count == 0)
+                m->hash0 = gomap__map_rand(m);
+            rc = 1;
+            goto out;
+        }
+    }
+out:
+    op_write_end(m);
+    return rc;
+}
+
+#endif
