@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static size_t example_arg_count(int argc, char **argv, size_t dflt) {
@@ -42,10 +43,11 @@ __attribute__((noinline)) static int load_users(gomap *m, size_t n) {
 }
 
 static int example_grow_main(int argc, char **argv, int use_hint) {
+    const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     size_t n = example_arg_count(argc, argv, 1000000);
     gomap *m = NULL;
     if (gomap_new(&gomap_type_u64_u64, use_hint ? n : 0, NULL, &m) < 0) {
-        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        fprintf(stderr, "%s: out of memory\n", name);
         return 1;
     }
     struct timespec t0, t1;
@@ -53,7 +55,7 @@ static int example_grow_main(int argc, char **argv, int use_hint) {
     int rc = load_users(m, n);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc < 0) {
-        fprintf(stderr, "%s: out of memory after %zu keys\n", argv[0], gomap_len(m));
+        fprintf(stderr, "%s: out of memory after %zu keys\n", name, gomap_len(m));
         gomap_free(m);
         return 1;
     }
@@ -62,7 +64,7 @@ static int example_grow_main(int argc, char **argv, int use_hint) {
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     printf("%s: %zu keys (hint %zu) in %.1f ms: B=%u, %zu buckets, %zu overflow, "
            "%llu grows, %.1f MiB held\n",
-           argv[0], st.count, use_hint ? n : (size_t)0, ms, st.B, st.buckets, st.overflow,
+           name, st.count, use_hint ? n : (size_t)0, ms, st.B, st.buckets, st.overflow,
            (unsigned long long)st.grows, (double)st.bytes / (1024.0 * 1024.0));
     gomap_free(m);
     return 0;

@@ -11,7 +11,10 @@
  * Conventions
  * - Functions that can fail return 0 on success or a negative errno
  *   (-ENOMEM, -EINVAL). Allocation failure never aborts: the map is left
- *   valid and unchanged by the failed call.
+ *   valid and its contents unchanged by the failed call. A grow whose new
+ *   bucket array cannot be allocated is not an error: the insert goes on in
+ *   the current array (overloaded, so slower) and the grow is retried by a
+ *   later insert; -ENOMEM comes only when the entry itself has no room.
  * - A map is not thread-safe, exactly like a Go map: concurrent readers are
  *   fine, a writer needs exclusive access. Misuse that is caught prints Go's
  *   message ("fatal error: concurrent map writes", ...) and a stack to
@@ -59,8 +62,12 @@ enum gomap_key_kind {
  * A map type: what Go's compiler puts into a maptype. Types are usually
  * static constants; the map keeps a pointer to its type for its lifetime.
  * key_align and elem_align must be powers of two <= 8 (0 means natural
- * alignment derived from the size). Keys or elements larger than 128 bytes
- * are stored indirectly, as in Go.
+ * alignment derived from the size), and an inline key or element's size a
+ * multiple of its alignment (else gomap_new returns -EINVAL). Keys or
+ * elements larger than 128 bytes are stored indirectly, as in Go. For the
+ * U64 and STR kinds hash and equal are ignored: the fast paths and the
+ * generic calls must agree, so both use the built-in functions. Updating an
+ * existing key never rewrites the stored key (Go rewrites it for its GC).
  */
 typedef struct gomap_type {
     const char *name; /* e.g. "map[uint64]uint64"; labels profile samples */

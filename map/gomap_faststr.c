@@ -41,7 +41,7 @@ static inline bool lookup_one_bucket(gomap *m, const gomap_str *key, void **out)
                     break;
                 continue;
             }
-            if (k.ptr == key->ptr || memcmp(k.ptr, key->ptr, key->len) == 0) {
+            if (str_bytes_equal(k.ptr, key->ptr, key->len)) {
                 *out = bmap_elem(m, b, i);
                 return true;
             }

@@ -185,6 +185,11 @@ static inline void *load_ptr(const void *slot) {
 static inline void store_ptr(void *slot, const void *p) {
     memcpy(slot, &p, sizeof p);
 }
+/* String key bytes equal: an empty key may be (NULL, 0), and memcmp with a
+ * NULL pointer is undefined even for length 0. */
+static inline bool str_bytes_equal(const char *a, const char *b, size_t n) {
+    return n == 0 || a == b || memcmp(a, b, n) == 0;
+}
 static inline uint64_t load_u64(const void *p) {
     uint64_t v;
     memcpy(&v, p, sizeof v);

@@ -53,7 +53,7 @@ AI bool op_keyeq(const gomap *m, int kind, uint8_t *slot, const void *key) {
         gomap_str a;
         const gomap_str *b = key;
         memcpy(&a, slot, sizeof a);
-        return a.len == b->len && (a.ptr == b->ptr || memcmp(a.ptr, b->ptr, a.len) == 0);
+        return a.len == b->len && str_bytes_equal(a.ptr, b->ptr, a.len);
     }
     void *k = op_slot_key(m, kind, slot);
     if (m->equal)

@@ -25,6 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Under ASan, each passing test also passes LeakSanitizer: its process ends
+ * with _exit, which would otherwise skip the leak check. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+#ifdef TH_ASAN
+void __lsan_do_leak_check(void);
+#endif
+
 #define TH_DEFAULT_TIMEOUT 60
 #define TH_SKIP_STATUS     77
 
@@ -127,6 +140,9 @@ static void child_run(struct th_test *t, const char *dir) {
     setvbuf(stdout, NULL, _IONBF, 0);
     t->fn();
     fflush(NULL);
+#ifdef TH_ASAN
+    __lsan_do_leak_check();
+#endif
     _exit(0);
 }
 
@@ -171,6 +187,8 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < ntests; i++)
             if (matches(tests[i].full, pats, npats))
                 printf("%s\n", tests[i].full);
+        free(pats);
+        free(tests);
         return 0;
     }
 
@@ -291,5 +309,9 @@ int main(int argc, char **argv) {
     if (npass + nfail + nskip == 0)
         printf("runner: no test matched\n");
     printf("%zu passed, %zu failed, %zu skipped\n", npass, nfail, nskip);
+    free(failed);
+    free(slots);
+    free(pats);
+    free(tests);
     return nfail ? 1 : 0;
 }
