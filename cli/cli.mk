@@ -1,0 +1,12 @@
+# cli/: the `mapprof` command (one file per verb, main.c dispatches).
+# (Included before pprof/pprof.mk, so prerequisites name files literally.)
+CLI_SRCS := $(sort $(wildcard cli/*.c))
+CLI_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRCS))
+
+$(CLI_OBJS): | $(B)/gen/pprof/profile.pb-c.h
+
+$(B)/mapprof: $(CLI_OBJS) $(B)/libmapprof_pprof.a $(B)/libgomap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libmapprof_pprof.a $(B)/libgomap.a $(PPROF_LDLIBS)
+
+ALL_TARGETS += $(B)/mapprof

@@ -1,0 +1,116 @@
+/*
+ * conventions.h — the one place where mapprof's profile kinds are named.
+ *
+ * Every profile the project writes uses these sample types, units, period
+ * types and label keys; readers, tests and docs refer to them here. Heap,
+ * mutex and block follow Go's runtime/pprof exactly (so `go tool pprof`
+ * aliases such as -inuse_space and Pyroscope's memory:* / mutex:* types
+ * work); grow and maps are mapprof's own profiles of libgomap.
+ *
+ * heap   sample types alloc_objects/count, alloc_space/bytes,
+ *        inuse_objects/count, inuse_space/bytes (this order);
+ *        period_type space/bytes; period = the sampling rate in bytes
+ *        (Go's MemProfileRate, default 524288); values unbiased with
+ *        pprof_scale_heap_sample; numeric label "bytes" = block size
+ *        (no unit: pprof infers bytes from the key). default_sample_type
+ *        unset (pprof shows inuse_space); "alloc_space" for an allocs
+ *        profile.
+ * mutex, block
+ *        contentions/count, delay/nanoseconds; period_type
+ *        contentions/count; period 1 (values already scaled).
+ * grow   (libgomap grow events) grows/count, bytes/bytes (new bucket
+ *        arrays), entries/count (entries when the grow started); string
+ *        labels kind = double|same_size, type = the map type name; numeric
+ *        labels from_B, to_B (log2 bucket counts, unit "B").
+ * maps   (live maps by creation site) maps/count, entries/count,
+ *        buckets/count, overflow/count, bytes/bytes; numeric labels B
+ *        (unit "B") and grows (unit "count").
+ */
+#ifndef MAPPROF_PPROF_CONVENTIONS_H
+#define MAPPROF_PPROF_CONVENTIONS_H
+
+#include <stdint.h>
+
+#include "pprof/pprof.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Units. */
+#define PPROF_UNIT_COUNT       "count"
+#define PPROF_UNIT_BYTES       "bytes"
+#define PPROF_UNIT_NANOSECONDS "nanoseconds"
+#define PPROF_UNIT_B           "B" /* log2 of a bucket count */
+
+/* heap */
+#define PPROF_HEAP_ALLOC_OBJECTS "alloc_objects"
+#define PPROF_HEAP_ALLOC_SPACE   "alloc_space"
+#define PPROF_HEAP_INUSE_OBJECTS "inuse_objects"
+#define PPROF_HEAP_INUSE_SPACE   "inuse_space"
+#define PPROF_HEAP_PERIOD_TYPE   "space"
+#define PPROF_HEAP_DEFAULT_RATE  524288 /* Go's default MemProfileRate */
+#define PPROF_LABEL_BYTES        "bytes"
+
+/* mutex and block */
+#define PPROF_CONTENTIONS "contentions"
+#define PPROF_DELAY       "delay"
+
+/* grow */
+#define PPROF_GROW_GROWS     "grows"
+#define PPROF_GROW_BYTES     "bytes"
+#define PPROF_GROW_ENTRIES   "entries"
+#define PPROF_LABEL_KIND     "kind"
+#define PPROF_KIND_DOUBLE    "double"
+#define PPROF_KIND_SAME_SIZE "same_size"
+#define PPROF_LABEL_FROM_B   "from_B"
+#define PPROF_LABEL_TO_B     "to_B"
+#define PPROF_LABEL_TYPE     "type"
+
+/* maps */
+#define PPROF_MAPS_MAPS     "maps"
+#define PPROF_MAPS_ENTRIES  "entries"
+#define PPROF_MAPS_BUCKETS  "buckets"
+#define PPROF_MAPS_OVERFLOW "overflow"
+#define PPROF_MAPS_BYTES    "bytes"
+#define PPROF_LABEL_B       "B"
+#define PPROF_LABEL_GROWS   "grows"
+
+/* Ready-made sample type lists (value order of every sample). */
+PPROF_API extern const pprof_value_type pprof_heap_types[4];
+PPROF_API extern const pprof_value_type pprof_contention_types[2]; /* mutex, block */
+PPROF_API extern const pprof_value_type pprof_grow_types[3];
+PPROF_API extern const pprof_value_type pprof_maps_types[5];
+
+enum pprof_kind {
+    PPROF_KIND_HEAP,
+    PPROF_KIND_ALLOCS, /* heap with default_sample_type alloc_space */
+    PPROF_KIND_MUTEX,
+    PPROF_KIND_BLOCK,
+    PPROF_KIND_GROW,
+    PPROF_KIND_MAPS,
+};
+
+/*
+ * Fill cfg's sample types, period type, period and default sample type for
+ * a kind (other members untouched). period: the heap sampling rate in bytes
+ * for heap/allocs (<= 0: Go's default), ignored (1) otherwise.
+ */
+PPROF_API void pprof_config_for(enum pprof_kind kind, int64_t period, pprof_builder_config *cfg);
+
+/*
+ * Go's scaleHeapSample (runtime/pprof/protomem.go): unbias `count` sampled
+ * objects totalling `size` bytes taken with mean sampling distance `rate`
+ * bytes. Each object of average size s = size/count was sampled with
+ * probability 1 - exp(-s/rate), so both are multiplied by
+ * 1 / (1 - exp(-s/rate)) and truncated. count or size 0 gives 0, 0;
+ * rate <= 1 (every allocation recorded) returns them unchanged.
+ */
+PPROF_API void pprof_scale_heap_sample(int64_t count, int64_t size, int64_t rate,
+                                       int64_t *out_count, int64_t *out_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
