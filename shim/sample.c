@@ -34,7 +34,7 @@ bool shim_sampler_cross(shim_sampler *s, uint64_t w, uint64_t mean) {
         if (!__atomic_load_n(&base_fixed, __ATOMIC_RELAXED))
             seed ^= (uint64_t)(uintptr_t)s;
         shim_sampler_seed(s, seed, mean);
-        s->left -= (int64_t)w;
+        s->left -= shim_sampler_weight(w);
         if (s->left >= 0)
             return false;
     }

@@ -42,8 +42,15 @@ uint64_t shim_sampler_rand(shim_sampler *s);
  */
 bool shim_sampler_cross(shim_sampler *s, uint64_t w, uint64_t mean);
 
+/* A weight as a signed decrement: sizes above INT64_MAX (a failing
+ * malloc(SIZE_MAX - k)) must not wrap negative and push the next sample
+ * further away. left >= 0 before every decrement, so this cannot overflow. */
+static inline int64_t shim_sampler_weight(uint64_t w) {
+    return w > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)w;
+}
+
 static inline bool shim_sampler_take(shim_sampler *s, uint64_t w, uint64_t mean) {
-    s->left -= (int64_t)w;
+    s->left -= shim_sampler_weight(w);
     if (__builtin_expect(s->left >= 0, 1))
         return false;
     return shim_sampler_cross(s, w, mean);

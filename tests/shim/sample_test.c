@@ -70,3 +70,14 @@ TEST(shim, sample_fixed_seed_is_reproducible) {
     CHECK(!memcmp(runs[0], runs[1], sizeof runs[0]));
     CHECK(memcmp(runs[0], runs[2], sizeof runs[0]) != 0);
 }
+
+TEST(shim, sample_huge_weight_does_not_wrap) {
+    /* A failing malloc(SIZE_MAX - k) must not push later samples away. */
+    shim_sampler s = {0};
+    shim_sampler_seed(&s, 7, 1);
+    CHECK(shim_sampler_take(&s, UINT64_MAX - 100, 1));
+    CHECK(shim_sampler_take(&s, 100, 1));
+    shim_sampler_seed(&s, 7, 1000);
+    CHECK(shim_sampler_take(&s, UINT64_MAX - 4096, 1000));
+    CHECK(s.left >= 0);
+}

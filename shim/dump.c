@@ -1,0 +1,246 @@
+/*
+ * dump.c — turning the recorded data into pprof files.
+ *
+ * A dump runs on an ordinary thread (the exiting one, the helper thread
+ * for signals and intervals, the thread that hit a fatal map error),
+ * never in a signal handler. It holds the guard throughout, so libdw,
+ * libelf, zlib and protobuf-c allocate from the real allocator unseen,
+ * and it holds dump_lock, a spinlock taken with a bounded wait for the
+ * final dump (a final dump that cannot get the lock within ~1 s gives up
+ * rather than deadlock, e.g. exit() from a signal handler that
+ * interrupted a dump).
+ *
+ * Per enabled profile: producers copy their data into a snapshot under
+ * their own lock (no unwinding, no I/O there); then, with no producer
+ * lock held, a pprof_builder is filled, finished against the mappings
+ * (refreshed first; entries of unloaded libraries are kept by pprof/) and
+ * the symbolizer (both kept across dumps as caches), and written
+ * atomically to <MAPPROF_OUT>.<pid>.<kind>.pb.gz. Comments record the
+ * rates, the seed, dropped samples, unwind failures and the shim's time.
+ *
+ * Only the process the data belongs to writes: a vfork child (same
+ * memory, different pid) or a fork child that has not been reset yet
+ * never does. Non-goals: incremental/delta profiles, dumping from
+ * signal handlers, surviving SIGKILL.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pprof/conventions.h"
+#include "pprof/pprof.h"
+#include "shim/shim.h"
+
+static shim_spin dump_lock;
+static int final_done; /* atomic: the final dump ran (or is running) */
+static pprof_mappings *maps;
+static pprof_symbolizer *sym;
+
+static void *pp_alloc(size_t size, void *ctx) {
+    (void)ctx;
+    return shim_real.malloc(size ? size : 1);
+}
+
+static void pp_release(void *p, size_t size, void *ctx) {
+    (void)size;
+    (void)ctx;
+    shim_real.free(p);
+}
+
+static const pprof_allocator pp_allocator = {pp_alloc, pp_release, NULL};
+
+shim_sample *shim_snapshot_add(shim_snapshot *s) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        shim_sample *ns = shim_real.realloc(s->samples, cap * sizeof *ns);
+        if (!ns) {
+            s->dropped++;
+            return NULL;
+        }
+        s->samples = ns;
+        s->cap = cap;
+    }
+    shim_sample *sm = &s->samples[s->n++];
+    memset(sm, 0, sizeof *sm);
+    return sm;
+}
+
+void shim_snapshot_free(shim_snapshot *s) {
+    shim_real.free(s->samples);
+    memset(s, 0, sizeof *s);
+}
+
+static enum pprof_kind pprof_kind_of(enum shim_profile_kind k) {
+    switch (k) {
+    case SHIM_PROF_HEAP:
+        return PPROF_KIND_HEAP;
+    case SHIM_PROF_MUTEX:
+        return PPROF_KIND_MUTEX;
+    case SHIM_PROF_BLOCK:
+        return PPROF_KIND_BLOCK;
+    case SHIM_PROF_GROW:
+        return PPROF_KIND_GROW;
+    default:
+        return PPROF_KIND_MAPS;
+    }
+}
+
+static const char *reason_name(enum shim_dump_reason why) {
+    switch (why) {
+    case SHIM_DUMP_EXIT:
+        return "exit";
+    case SHIM_DUMP_FATAL:
+        return "fatal";
+    case SHIM_DUMP_SIGNAL:
+        return "signal";
+    default:
+        return "interval";
+    }
+}
+
+extern int64_t shim_start_wall_ns, shim_start_mono_ns;
+
+static void write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
+    shim_snapshot s = {0};
+    switch (k) {
+    case SHIM_PROF_HEAP:
+        shim_heap_snapshot(&s);
+        break;
+    case SHIM_PROF_GROW:
+        shim_grow_snapshot(&s);
+        break;
+    case SHIM_PROF_MAPS:
+        shim_maps_snapshot(&s);
+        break;
+    default:
+        shim_contention_snapshot(k, &s);
+        break;
+    }
+    pprof_builder_config cfg = {.alloc = &pp_allocator};
+    pprof_config_for(pprof_kind_of(k), (int64_t)shim_cfg.heap_rate, &cfg);
+    cfg.time_nanos = shim_start_wall_ns;
+    cfg.duration_nanos = shim_now_ns() - shim_start_mono_ns;
+    pprof_builder *b = NULL;
+    pprof_profile *prof = NULL;
+    pprof_error err = {0};
+    char line[512];
+    int rc = pprof_builder_new(&cfg, &b, &err);
+    if (rc == 0) {
+        snprintf(line, sizeof line,
+                 "mapprof: reason=%s heap_rate=%llu mutex_rate=%llu grow_rate=%llu seed=%s%llu "
+                 "depth=%u",
+                 reason_name(why), (unsigned long long)shim_cfg.heap_rate,
+                 (unsigned long long)shim_cfg.mutex_rate, (unsigned long long)shim_cfg.grow_rate,
+                 shim_cfg.seed_set ? "" : "random:", (unsigned long long)shim_cfg.seed,
+                 shim_cfg.depth);
+        pprof_builder_add_comment(b, line, NULL);
+        snprintf(line, sizeof line,
+                 "mapprof: samples_dropped=%llu unwind_failures=%llu address_conflicts=%llu "
+                 "shim_ns=%lld",
+                 (unsigned long long)s.dropped, (unsigned long long)shim_stack_failures(),
+                 (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns());
+        pprof_builder_add_comment(b, line, NULL);
+    }
+    for (size_t i = 0; rc == 0 && i < s.n; i++) {
+        shim_sample *sm = &s.samples[i];
+        pprof_label labels[SHIM_MAX_LABELS];
+        for (int j = 0; j < sm->n_labels; j++)
+            labels[j] = (pprof_label){sm->labels[j].key, sm->labels[j].str, sm->labels[j].num,
+                                      sm->labels[j].unit};
+        const shim_stack *st = sm->stack;
+        rc = pprof_builder_add_sample(b, st ? st->pcs : NULL, st ? st->depth : 0, sm->values,
+                                      labels, (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, &err);
+    }
+    if (rc == 0)
+        rc = pprof_builder_finish(b, maps, sym, &prof, &err);
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s.%d.%s.pb.gz", shim_cfg.out, (int)getpid(),
+             shim_profile_name(k));
+    if (rc == 0)
+        rc = pprof_profile_write_file(prof, path, &err);
+    if (rc != 0)
+        shim_log("cannot write the %s profile: %s", shim_profile_name(k), err.msg);
+    pprof_profile_free(prof);
+    pprof_builder_free(b);
+    shim_snapshot_free(&s);
+}
+
+static bool lock_dump(bool final) {
+    if (!final) {
+        shim_spin_lock(&dump_lock);
+        return true;
+    }
+    int64_t deadline = shim_now_ns() + 1000000000;
+    while (__atomic_exchange_n(&dump_lock.locked, 1, __ATOMIC_ACQUIRE)) {
+        if (shim_now_ns() > deadline)
+            return false;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+void shim_dump(enum shim_dump_reason why, bool final) {
+    if (getpid() != shim_pid())
+        return; /* vfork child (shares our memory) or an unreset fork child */
+    int st = __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE);
+    if (st != SHIM_ACTIVE && st != SHIM_FINISHED)
+        return;
+    if (final && __atomic_exchange_n(&final_done, 1, __ATOMIC_ACQ_REL))
+        return;
+    if (!final && __atomic_load_n(&final_done, __ATOMIC_ACQUIRE))
+        return;
+    int saved = errno;
+    int was = shim_enter();
+    if (final) /* stop recording first: the snapshot is the last word */
+        __atomic_store_n(&shim_state, SHIM_FINISHED, __ATOMIC_RELEASE);
+    if (lock_dump(final)) {
+        int64_t t0 = shim_now_ns();
+        pprof_error err = {0};
+        if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
+            maps = NULL;
+        if (!sym && pprof_symbolizer_new(&pp_allocator, &sym, &err) != 0)
+            sym = NULL;
+        if (maps)
+            pprof_mappings_refresh(maps, NULL);
+        for (int k = 0; k < SHIM_PROF_COUNT; k++)
+            if (shim_profile_on((enum shim_profile_kind)k))
+                write_one((enum shim_profile_kind)k, why);
+        shim_account_ns(shim_now_ns() - t0);
+        shim_spin_unlock(&dump_lock);
+    } else {
+        shim_log("final dump skipped: another dump did not finish within 1 s");
+    }
+    shim_leave(was);
+    errno = saved;
+}
+
+void shim_dump_note_dl(void) {
+    /* Called before a library is unmapped: remember its mapping (pprof/
+     * keeps entries of unloaded libraries) so its frames still resolve. */
+    int saved = errno;
+    int was = shim_enter();
+    shim_spin_lock(&dump_lock);
+    pprof_error err = {0};
+    if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
+        maps = NULL;
+    if (maps)
+        pprof_mappings_refresh(maps, NULL);
+    shim_spin_unlock(&dump_lock);
+    shim_leave(was);
+    errno = saved;
+}
+
+void shim_dump_lock_all(bool lock) {
+    if (lock)
+        shim_spin_lock(&dump_lock);
+    else
+        shim_spin_unlock(&dump_lock);
+}
+
+void shim_dump_after_fork(void) {
+    /* The child writes its own files; caches stay valid (same mappings). */
+    final_done = 0;
+    shim_spin_unlock(&dump_lock);
+}

@@ -1,0 +1,232 @@
+/*
+ * heap.c — the malloc family, interposed: sampling by bytes on the way in,
+ * forgetting sampled blocks on the way out.
+ *
+ * Fast path (per call): a lazy-resolution check, the guard, a TLS
+ * subtract-and-test (shim_sampler_take, mean MAPPROF_HEAP_RATE), the real
+ * call with the guard set (so whatever the real allocator does - mmap
+ * hooks, pthread locks of a foreign allocator - passes through us).
+ * The sampling decision is made BEFORE the real call, so a sampled block
+ * can be allocated page-aligned (memalign(4096)): free() then looks a
+ * pointer up only when it is page-aligned and some sampled block is live,
+ * which rules out ~99.6 % of frees with one AND (preload.md §4 (b)). The
+ * cost is up to 4 KiB of slack per live sampled block (~2 K blocks per
+ * GiB of live heap at the default rate), and a sampled calloc memsets.
+ *
+ * Semantics kept exactly: errno (slow paths save/restore it; failures
+ * set what the real function sets), calloc overflow (delegated to the
+ * real calloc, which returns NULL + ENOMEM), realloc(NULL, n) = malloc,
+ * realloc(p, 0) frees and returns NULL (glibc), a failed realloc leaves
+ * the old block live (and tracked), invalid alignments go to the real
+ * function untouched so it returns EINVAL/NULL as glibc does.
+ * Bootstrap-pool pointers (handed out while dlsym ran) are never freed.
+ * malloc_usable_size and friends are not interposed: blocks are real
+ * glibc blocks.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim/shim.h"
+
+#define PAGE 4096u
+
+static inline bool take_sample(size_t n) {
+    shim_tls *t = &shim_tls_v;
+    if (SHIM_UNLIKELY(t->guard) || !shim_recording() || !shim_profile_on(SHIM_PROF_HEAP))
+        return false;
+    return shim_sampler_take(&t->heap, n, shim_cfg.heap_rate);
+}
+
+static inline bool pow2(size_t a) {
+    return a && !(a & (a - 1));
+}
+
+/* A sampled block: page-aligned (see top), recorded after it exists. */
+static void *sampled(size_t n, size_t align, bool zero) {
+    int was = shim_enter();
+    void *p = shim_real.memalign(align < PAGE ? PAGE : align, n);
+    shim_leave(was);
+    if (p) {
+        if (zero)
+            memset(p, 0, n);
+        shim_heap_record(p, n);
+    }
+    return p;
+}
+
+SHIM_EXPORT void *malloc(size_t n) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return shim_boot_alloc(n, 16);
+    if (SHIM_UNLIKELY(take_sample(n)))
+        return sampled(n, PAGE, false);
+    if (SHIM_UNLIKELY(shim_tls_v.probe))
+        shim_tls_v.probe = 2; /* init.c: the process's malloc reaches us */
+    int was = shim_enter();
+    void *p = shim_real.malloc(n);
+    shim_leave(was);
+    return p;
+}
+
+SHIM_EXPORT void free(void *p) {
+    if (!p || SHIM_UNLIKELY(shim_boot_owns(p)))
+        return;
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return; /* cannot happen: p came from somewhere resolved */
+    if (SHIM_UNLIKELY(shim_heap_maybe_sampled(p)) && !shim_tls_v.guard)
+        shim_heap_forget(p);
+    int was = shim_enter();
+    shim_real.free(p);
+    shim_leave(was);
+}
+
+SHIM_EXPORT void *calloc(size_t n, size_t size) {
+    size_t total;
+    bool overflow = __builtin_mul_overflow(n, size, &total);
+    if (SHIM_UNLIKELY(!shim_real_ready())) {
+        if (overflow) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return shim_boot_alloc(total, 16);
+    }
+    if (!overflow && SHIM_UNLIKELY(take_sample(total)))
+        return sampled(total, PAGE, true);
+    int was = shim_enter();
+    void *p = shim_real.calloc(n, size); /* overflow: NULL + ENOMEM, as glibc */
+    shim_leave(was);
+    return p;
+}
+
+SHIM_EXPORT void *realloc(void *p, size_t n) {
+    if (!p)
+        return malloc(n);
+    if (SHIM_UNLIKELY(shim_boot_owns(p))) {
+        /* Move out of the pool; its blocks carry no size, copy what fits. */
+        void *q = malloc(n);
+        if (q) {
+            size_t avail = shim_boot_avail(p);
+            memcpy(q, p, n < avail ? n : avail);
+        }
+        return q;
+    }
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return NULL;
+    if (shim_tls_v.guard)
+        return shim_real.realloc(p, n);
+    if (n == 0) { /* glibc: frees p, returns NULL, errno untouched */
+        free(p);
+        return NULL;
+    }
+    void *rec = shim_heap_maybe_sampled(p) ? shim_heap_detach(p) : NULL;
+    if (SHIM_UNLIKELY(take_sample(n))) {
+        /* Always move a sampled block so it is page-aligned (tcmalloc
+         * moves sampled reallocs too). */
+        int was = shim_enter();
+        void *q = shim_real.memalign(PAGE, n);
+        if (q) {
+            size_t old = shim_real.malloc_usable_size(p);
+            memcpy(q, p, old < n ? old : n);
+            shim_real.free(p);
+        }
+        shim_leave(was);
+        if (!q) {
+            if (rec)
+                shim_heap_reattach(p, rec);
+            return NULL;
+        }
+        if (rec)
+            shim_heap_release(rec);
+        shim_heap_record(q, n);
+        return q;
+    }
+    int was = shim_enter();
+    void *q = shim_real.realloc(p, n);
+    shim_leave(was);
+    if (rec) {
+        if (q)
+            shim_heap_release(rec);
+        else
+            shim_heap_reattach(p, rec); /* the old block is still live */
+    }
+    return q;
+}
+
+SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+    if (SHIM_UNLIKELY(!shim_real_ready())) {
+        if (!pow2(align) || align % sizeof(void *))
+            return EINVAL;
+        *out = shim_boot_alloc(n, align);
+        return 0;
+    }
+    bool valid = pow2(align) && align % sizeof(void *) == 0;
+    if (valid && SHIM_UNLIKELY(take_sample(n))) {
+        int saved = errno;
+        void *p = sampled(n, align, false);
+        if (!p)
+            return ENOMEM;
+        errno = saved;
+        *out = p;
+        return 0;
+    }
+    int was = shim_enter();
+    int rc = shim_real.posix_memalign(out, align, n);
+    shim_leave(was);
+    return rc;
+}
+
+/* memalign and aligned_alloc share glibc 2.36's rules (any alignment is
+ * rounded up to a power of two); only powers of two are sampled, others
+ * go to the real function untouched. */
+static void *aligned(void *(*real)(size_t, size_t), size_t align, size_t n) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return shim_boot_alloc(n, pow2(align) ? align : 16);
+    if (pow2(align) && SHIM_UNLIKELY(take_sample(n)))
+        return sampled(n, align, false);
+    int was = shim_enter();
+    void *p = (real ? real : shim_real.memalign)(align, n);
+    shim_leave(was);
+    return p;
+}
+
+SHIM_EXPORT void *memalign(size_t align, size_t n) {
+    return aligned(shim_real.memalign, align, n);
+}
+
+SHIM_EXPORT void *aligned_alloc(size_t align, size_t n) {
+    return aligned(shim_real.aligned_alloc, align, n);
+}
+
+/* valloc/pvalloc blocks are page-aligned already: record the real one. */
+static void *page_alloc(void *(*real)(size_t), size_t n) {
+    bool s = take_sample(n);
+    int was = shim_enter();
+    void *p = real(n);
+    shim_leave(was);
+    if (SHIM_UNLIKELY(s) && p)
+        shim_heap_record(p, n);
+    return p;
+}
+
+SHIM_EXPORT void *valloc(size_t n) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return shim_boot_alloc(n, PAGE);
+    return page_alloc(shim_real.valloc, n);
+}
+
+SHIM_EXPORT void *pvalloc(size_t n) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return shim_boot_alloc((n + PAGE - 1) & ~(size_t)(PAGE - 1), PAGE);
+    return page_alloc(shim_real.pvalloc, n);
+}
+
+/* The address the dynamic linker must resolve "malloc" to when the shim
+ * is live (init.c compares dlsym(RTLD_DEFAULT, "malloc") with it; &malloc
+ * would go through our own GOT to whoever won). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+extern void *shim_hook_malloc(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+#pragma GCC diagnostic pop

@@ -1,0 +1,345 @@
+/*
+ * mutex.c — the mutex and block profiles: pthread mutex and rwlock
+ * interposers, timed only when they block.
+ *
+ * Every lock is tried first (trylock); only EBUSY leads to timing, so an
+ * uncontended lock costs one extra branch and no clock read. A contended
+ * acquisition is sampled 1 in MAPPROF_MUTEX_RATE (values scaled back by
+ * the rate at record time, as Go >= 1.20 does).
+ *
+ * block (Go's block profile): the waiter's stack, charged with the time
+ * it waited. mutex (Go's mutex profile): the stack of the holder at the
+ * unlock that ended a contended section, charged with the delay it caused.
+ * For the latter a sampled waiter registers (lock address, start time) in
+ * `waiting` before it blocks; an unlock finding waiters charges them
+ * now - start each, restarts their clocks (the next holder is charged from
+ * here), then unwinds after the real unlock. The unlock fast path is one
+ * load of n_waiting. Waiter time after the last unlock it saw (wake-up
+ * latency) is charged to nobody.
+ *
+ * Return codes pass through unchanged for every mutex type: trylock's
+ * result is final unless it is EBUSY (an ERRORCHECK owner re-locking gets
+ * EBUSY and then EDEADLK from the real lock; no event is recorded; a
+ * RECURSIVE owner's trylock succeeds; robust EOWNERDEAD means acquired).
+ * Shim locks are spinlocks (never these interposers), and everything runs
+ * with the guard set, so libunwind's own pthread locks pass through.
+ * pthread_cond_{wait,timedwait,clockwait}: glibc releases and re-takes
+ * the mutex inside the wait with internal functions our unlock/lock hooks
+ * never see. The release is charged here (the waiter's holder stack, just
+ * before the real wait, exactly like an unlock); the re-lock cannot be
+ * told apart from the wait itself, so it is not timed (a non-goal, as in
+ * mutrace). The condvar functions are forwarded to the GLIBC_2.3.2 ones.
+ */
+#include <errno.h>
+
+#include "shim/shim.h"
+
+typedef struct waitrec {
+    int n;             /* sampled waiters blocked on this lock */
+    int64_t start_sum; /* sum of their (re)started clocks */
+} waitrec;
+
+typedef struct cont_bucket {
+    int64_t count, delay_ns;
+} cont_bucket;
+
+static shim_spin wait_lock, rec_lock;
+static shim_table waiting;    /* lock address -> waitrec */
+static int n_waiting;         /* atomic: waitrec entries */
+static shim_table buckets[2]; /* [0] mutex, [1] block: stack -> bucket */
+static uint64_t dropped;
+
+static bool profiling(void) {
+    return !shim_tls_v.guard && shim_recording() &&
+           (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK));
+}
+
+static void record(int which, const shim_stack *st, int64_t count, int64_t delay) {
+    shim_spin_lock(&rec_lock);
+    cont_bucket *b = st ? shim_table_get(&buckets[which], (uint64_t)(uintptr_t)st) : NULL;
+    if (!b && st && (b = shim_calloc(sizeof *b)) != NULL &&
+        shim_table_put(&buckets[which], (uint64_t)(uintptr_t)st, b) < 0) {
+        shim_free(b);
+        b = NULL;
+    }
+    if (b) {
+        b->count += count;
+        b->delay_ns += delay;
+    } else {
+        dropped++;
+    }
+    shim_spin_unlock(&rec_lock);
+}
+
+static void wait_begin(const void *lock, int64_t t0) {
+    shim_spin_lock(&wait_lock);
+    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    if (!w && (w = shim_calloc(sizeof *w)) != NULL) {
+        if (shim_table_put(&waiting, (uint64_t)(uintptr_t)lock, w) < 0) {
+            shim_free(w);
+            w = NULL;
+        } else {
+            __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
+        }
+    }
+    if (w) {
+        w->n++;
+        w->start_sum += t0;
+    }
+    shim_spin_unlock(&wait_lock);
+}
+
+/* A waiter acquired: leave the table. Its clock may have been restarted
+ * by unlocks, so remove its share as the average restart. */
+static void wait_end(const void *lock) {
+    shim_spin_lock(&wait_lock);
+    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    if (w) {
+        w->start_sum -= w->start_sum / w->n;
+        if (--w->n == 0) {
+            shim_table_del(&waiting, (uint64_t)(uintptr_t)lock);
+            __atomic_sub_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
+            shim_free(w);
+        }
+    }
+    shim_spin_unlock(&wait_lock);
+}
+
+/* Before a real unlock: the delay this holder caused to sampled waiters,
+ * and the number of them (0: nothing to charge). */
+static int charge_unlock(const void *lock, int64_t *delay) {
+    int n = 0;
+    int64_t now = shim_now_ns();
+    shim_spin_lock(&wait_lock);
+    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    if (w && w->n > 0) {
+        n = w->n;
+        *delay = (int64_t)n * now - w->start_sum;
+        w->start_sum = (int64_t)n * now;
+    }
+    shim_spin_unlock(&wait_lock);
+    return n;
+}
+
+/* The contended path shared by every lock kind: `acquire` is the real
+ * blocking call. Returns its result unchanged. */
+#define CONTENDED(lock, acquire, ok)                                                               \
+    do {                                                                                           \
+        if (!shim_one_in(shim_cfg.mutex_rate))                                                     \
+            return (acquire);                                                                      \
+        int saved_ = errno;                                                                        \
+        int was_ = shim_enter();                                                                   \
+        int64_t t0_ = shim_now_ns();                                                               \
+        if (shim_profile_on(SHIM_PROF_MUTEX))                                                      \
+            wait_begin(lock, t0_);                                                                 \
+        errno = saved_;                                                                            \
+        int rc_ = (acquire);                                                                       \
+        saved_ = errno;                                                                            \
+        int64_t t1_ = shim_now_ns();                                                               \
+        if (shim_profile_on(SHIM_PROF_MUTEX))                                                      \
+            wait_end(lock);                                                                        \
+        if ((ok) && shim_profile_on(SHIM_PROF_BLOCK)) {                                            \
+            int64_t r_ = (int64_t)shim_cfg.mutex_rate;                                             \
+            record(1, shim_stack_here(), r_, r_ *(t1_ - t0_));                                     \
+        }                                                                                          \
+        shim_account_ns(shim_now_ns() - t1_);                                                      \
+        shim_leave(was_);                                                                          \
+        errno = saved_;                                                                            \
+        return rc_;                                                                                \
+    } while (0)
+
+/* Acquired, or timed out waiting (a contended wait as well). */
+#define WAITED(rc) ((rc) == 0 || (rc) == EOWNERDEAD || (rc) == ETIMEDOUT)
+
+static void after_unlock(int n, int64_t delay) {
+    int saved = errno;
+    int was = shim_enter();
+    int64_t t0 = shim_now_ns();
+    int64_t r = (int64_t)shim_cfg.mutex_rate;
+    record(0, shim_stack_here(), r * n, r * delay);
+    shim_account_ns(shim_now_ns() - t0);
+    shim_leave(was);
+    errno = saved;
+}
+
+SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN; /* only inside our own dlsym, which takes no mutex */
+    if (!profiling())
+        return shim_real.mutex_lock(m);
+    int rc = shim_real.mutex_trylock(m);
+    if (SHIM_LIKELY(rc != EBUSY))
+        return rc;
+    CONTENDED(m, shim_real.mutex_lock(m), rc_ == 0 || rc_ == EOWNERDEAD);
+}
+
+SHIM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN;
+    if (!profiling())
+        return shim_real.mutex_timedlock(m, abstime);
+    int rc = shim_real.mutex_trylock(m);
+    if (SHIM_LIKELY(rc != EBUSY))
+        return rc;
+    CONTENDED(m, shim_real.mutex_timedlock(m, abstime), WAITED(rc_));
+}
+
+SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
+                                        const struct timespec *abstime) {
+    if (SHIM_UNLIKELY(!shim_real_ready()) || !shim_real.mutex_clocklock)
+        return EINVAL;
+    if (!profiling())
+        return shim_real.mutex_clocklock(m, clk, abstime);
+    int rc = shim_real.mutex_trylock(m);
+    if (SHIM_LIKELY(rc != EBUSY))
+        return rc;
+    CONTENDED(m, shim_real.mutex_clocklock(m, clk, abstime), WAITED(rc_));
+}
+
+SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN;
+    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0) || !profiling())
+        return shim_real.mutex_unlock(m);
+    int64_t delay = 0;
+    int was = shim_enter();
+    int n = charge_unlock(m, &delay);
+    shim_leave(was);
+    int rc = shim_real.mutex_unlock(m);
+    if (n > 0 && rc == 0)
+        after_unlock(n, delay);
+    return rc;
+}
+
+#define RW_LOCK(name, real_try, real_lock, ...)                                                    \
+    if (SHIM_UNLIKELY(!shim_real_ready()))                                                         \
+        return EAGAIN;                                                                             \
+    if (!profiling())                                                                              \
+        return real_lock(__VA_ARGS__);                                                             \
+    int rc = real_try(l);                                                                          \
+    if (SHIM_LIKELY(rc != EBUSY))                                                                  \
+        return rc;                                                                                 \
+    CONTENDED(l, real_lock(__VA_ARGS__), WAITED(rc_))
+
+SHIM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l) {
+    RW_LOCK(rdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_rdlock, l);
+}
+
+SHIM_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
+    RW_LOCK(wrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_wrlock, l);
+}
+
+SHIM_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t) {
+    RW_LOCK(timedrdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_timedrdlock, l, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t) {
+    RW_LOCK(timedwrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_timedwrlock, l, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c,
+                                           const struct timespec *t) {
+    if (!shim_real_ready() || !shim_real.rwlock_clockrdlock)
+        return EINVAL;
+    RW_LOCK(clockrdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_clockrdlock, l, c, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
+                                           const struct timespec *t) {
+    if (!shim_real_ready() || !shim_real.rwlock_clockwrlock)
+        return EINVAL;
+    RW_LOCK(clockwrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_clockwrlock, l, c, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN;
+    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0) || !profiling())
+        return shim_real.rwlock_unlock(l);
+    int64_t delay = 0;
+    int was = shim_enter();
+    int n = charge_unlock(l, &delay);
+    shim_leave(was);
+    int rc = shim_real.rwlock_unlock(l);
+    if (n > 0 && rc == 0)
+        after_unlock(n, delay);
+    return rc;
+}
+
+/* The mutex is about to be released inside a condition wait. */
+static void release_in_wait(pthread_mutex_t *m) {
+    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0) || !profiling())
+        return;
+    int64_t delay = 0;
+    int was = shim_enter();
+    int n = charge_unlock(m, &delay);
+    shim_leave(was);
+    if (n > 0)
+        after_unlock(n, delay);
+}
+
+SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN;
+    release_in_wait(m);
+    return shim_real.cond_wait(c, m);
+}
+
+SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                       const struct timespec *abstime) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EAGAIN;
+    release_in_wait(m);
+    return shim_real.cond_timedwait(c, m, abstime);
+}
+
+SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+                                       const struct timespec *abstime) {
+    if (SHIM_UNLIKELY(!shim_real_ready()) || !shim_real.cond_clockwait)
+        return EINVAL;
+    release_in_wait(m);
+    return shim_real.cond_clockwait(c, m, clk, abstime);
+}
+
+struct snap_ctx {
+    shim_snapshot *s;
+};
+
+static void snap_bucket(uint64_t key, void *val, void *ctx) {
+    cont_bucket *b = val;
+    shim_sample *sm = shim_snapshot_add(((struct snap_ctx *)ctx)->s);
+    if (!sm)
+        return;
+    sm->stack = (const shim_stack *)(uintptr_t)key;
+    sm->values[0] = b->count;
+    sm->values[1] = b->delay_ns;
+}
+
+void shim_contention_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
+    struct snap_ctx c = {s};
+    shim_spin_lock(&rec_lock);
+    shim_table_each(&buckets[k == SHIM_PROF_BLOCK ? 1 : 0], snap_bucket, &c);
+    s->dropped += dropped;
+    shim_spin_unlock(&rec_lock);
+}
+
+void shim_mutex_lock_all(bool lock) {
+    if (lock) {
+        shim_spin_lock(&wait_lock);
+        shim_spin_lock(&rec_lock);
+    } else {
+        shim_spin_unlock(&rec_lock);
+        shim_spin_unlock(&wait_lock);
+    }
+}
+
+void shim_mutex_after_fork(void) {
+    /* Waiters were other threads, which do not exist in the child. */
+    shim_table_clear(&waiting);
+    n_waiting = 0;
+    shim_table_clear(&buckets[0]);
+    shim_table_clear(&buckets[1]);
+    dropped = 0;
+    shim_spin_unlock(&rec_lock);
+    shim_spin_unlock(&wait_lock);
+}

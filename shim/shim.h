@@ -1,0 +1,292 @@
+/*
+ * shim.h — declarations shared by the files of libmapprof.so (internal,
+ * not installed). Names crossing files are prefixed shim_; everything else
+ * is static in its file.
+ *
+ * Threading model in one paragraph: every hook first checks the per-thread
+ * guard (shim_tls.guard, initial-exec TLS, zero in new threads). While it
+ * is set the hook forwards straight to the real function. The shim sets it
+ * around everything it does itself, including its calls to the real
+ * allocator, to libunwind, to pprof/ and to libc, so nothing the shim does
+ * is ever recorded and no shim lock is ever taken twice on one thread. Shim
+ * locks are spinlocks (shim_spin) and never go through the interposers.
+ */
+#ifndef SHIM_SHIM_H
+#define SHIM_SHIM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "shim/config.h"
+#include "shim/sample.h"
+
+#define SHIM_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SHIM_EXPORT      __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------ per thread */
+
+/* Plain data only (no destructors): zero-filled TLS is the valid start. */
+typedef struct shim_tls {
+    int guard;          /* nonzero: inside the shim, hooks pass through */
+    int resolving;      /* this thread is running the dlsym bootstrap */
+    int probe;          /* init.c's liveness probe: 1 armed, 2 reached our malloc */
+    shim_sampler heap;  /* bytes until the next heap sample */
+    shim_sampler event; /* generator for 1-in-N event sampling */
+} shim_tls;
+
+extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
+
+/* Enter the shim: returns the previous guard, to hand to shim_leave. The
+ * signal fences keep the compiler from moving shim work outside the
+ * guarded region (a signal handler on this thread must see the guard). */
+static inline int shim_enter(void) {
+    int was = shim_tls_v.guard;
+    shim_tls_v.guard = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return was;
+}
+
+static inline void shim_leave(int was) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    shim_tls_v.guard = was;
+}
+
+/* 1-in-n decision on this thread's generator (n <= 1: always). */
+bool shim_one_in(uint64_t n);
+
+/* ------------------------------------------------------------- spinlock */
+
+/* Test-and-test-and-set with sched_yield: never calls pthread, never
+ * allocates, so it is usable from every hook. Held only for table
+ * updates (no unwinding, no I/O, no dl_iterate_phdr under a shim lock). */
+typedef struct shim_spin {
+    int locked;
+} shim_spin;
+
+void shim_spin_lock(shim_spin *l);
+static inline void shim_spin_unlock(shim_spin *l) {
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------- real functions */
+
+typedef struct shim_real_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    int (*mutex_lock)(pthread_mutex_t *);
+    int (*mutex_trylock)(pthread_mutex_t *);
+    int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+    int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+    int (*mutex_unlock)(pthread_mutex_t *);
+    int (*rwlock_rdlock)(pthread_rwlock_t *);
+    int (*rwlock_tryrdlock)(pthread_rwlock_t *);
+    int (*rwlock_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
+    int (*rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+    int (*rwlock_wrlock)(pthread_rwlock_t *);
+    int (*rwlock_trywrlock)(pthread_rwlock_t *);
+    int (*rwlock_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
+    int (*rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+    int (*rwlock_unlock)(pthread_rwlock_t *);
+    int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+    int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+    int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+    void (*exit_)(int);
+    void (*Exit_)(int);
+    void *(*dlopen)(const char *, int);
+    int (*dlclose)(void *);
+} shim_real_fns;
+
+/* Filled once by shim_real_resolve; each member non-NULL when done (a
+ * member libc lacks stays NULL and its hook returns ENOSYS-like failure). */
+extern shim_real_fns shim_real;
+
+/* Resolve every real function (idempotent, thread-safe). Returns false
+ * when called recursively from inside the resolution on this thread: the
+ * caller must then use the bootstrap pool. */
+bool shim_real_resolve(void);
+static inline bool shim_real_ready(void) {
+    return SHIM_LIKELY(__atomic_load_n(&shim_real.malloc, __ATOMIC_ACQUIRE) != NULL) ||
+           shim_real_resolve();
+}
+/* Bootstrap bump pool for allocations made while dlsym runs. */
+void *shim_boot_alloc(size_t size, size_t align);
+bool shim_boot_owns(const void *p);
+size_t shim_boot_avail(const void *p); /* bytes from p to the pool's end */
+
+/* --------------------------------------------------------------- state */
+
+enum shim_state {
+    SHIM_OFF = 0,      /* constructor not run yet: record nothing */
+    SHIM_ACTIVE = 1,   /* recording */
+    SHIM_INACTIVE = 2, /* cannot work here (said so once): pass-through */
+    SHIM_FINISHED = 3, /* final dump done: pass-through */
+};
+
+extern int shim_state;       /* enum shim_state, atomic */
+extern shim_config shim_cfg; /* read-only once active */
+
+static inline bool shim_recording(void) {
+    return __atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_ACTIVE;
+}
+static inline bool shim_profile_on(enum shim_profile_kind k) {
+    return (shim_cfg.profiles >> k) & 1u;
+}
+
+/* Monotonic nanoseconds (vDSO, no allocation). */
+int64_t shim_now_ns(void);
+/* Nanoseconds spent in the shim's slow paths and dumps (comments). */
+void shim_account_ns(int64_t ns);
+int64_t shim_own_ns(void);
+
+/* ---------------------------------------------------------------- log */
+
+/* One "mapprof: ..." line on stderr with write(2); errno preserved. */
+void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------- tables */
+
+/* Open-addressing table from nonzero 64-bit keys to pointers (table.c).
+ * Not locked: callers hold their lock and the guard. Memory comes from
+ * the real allocator. */
+typedef struct shim_table {
+    uint64_t *keys; /* 0 = empty slot */
+    void **vals;
+    size_t cap; /* power of two, or 0 before first insert */
+    size_t len;
+} shim_table;
+
+void *shim_table_get(const shim_table *t, uint64_t key);
+/* Insert or overwrite; returns -1 when memory ran out (table unchanged),
+ * 1 when key was new, 0 when overwritten. */
+int shim_table_put(shim_table *t, uint64_t key, void *val);
+/* Remove key; returns its value or NULL. */
+void *shim_table_del(shim_table *t, uint64_t key);
+/* Visit every entry (no modification during the walk). */
+void shim_table_each(const shim_table *t, void (*fn)(uint64_t key, void *val, void *ctx),
+                     void *ctx);
+/* Forget everything (memory kept). */
+void shim_table_clear(shim_table *t);
+
+uint64_t shim_hash64(uint64_t x);
+
+/* Allocation for shim tables and records: the real allocator with the
+ * guard set by the caller. Zeroed. */
+void *shim_calloc(size_t size);
+void shim_free(void *p);
+
+/* -------------------------------------------------------------- stacks */
+
+/* An interned call stack: immutable once published, never freed. */
+typedef struct shim_stack {
+    struct shim_stack *next; /* same-hash chain */
+    uint64_t hash;
+    uint32_t depth;
+    uint64_t pcs[]; /* leaf first, return addresses */
+} shim_stack;
+
+/* Prepare libunwind (caching policy, warm-up) and find the shim's own
+ * text range. Call with the guard set. */
+void shim_stack_init(void);
+/* Capture the caller's stack, the shim's frames skipped, into pcs (cap
+ * >= shim_cfg.depth); returns the depth (0: unwind failed, counted). */
+int shim_stack_capture(uint64_t *pcs, int cap);
+/* The interned copy of pcs[0..depth), or NULL when out of memory. */
+const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth);
+/* A capture + intern in one call; NULL on failure (counted). */
+const shim_stack *shim_stack_here(void);
+uint64_t shim_stack_failures(void);
+void shim_stack_after_fork(void);
+void shim_stack_lock_all(bool lock); /* around fork */
+void shim_stack_flush(void);         /* after dlclose */
+
+/* --------------------------------------------------------------- heap */
+
+/* Record a sampled block p of size bytes (guard not set by caller). */
+void shim_heap_record(void *p, size_t size);
+/* The block p is being freed: forget it if sampled. Cheap when not. */
+void shim_heap_forget(void *p);
+/* Is p possibly a sampled block (the page-aligned trick). */
+static inline bool shim_heap_maybe_sampled(const void *p) {
+    extern uint64_t shim_heap_live;
+    return ((uintptr_t)p & 4095u) == 0 && p != NULL &&
+           __atomic_load_n(&shim_heap_live, __ATOMIC_RELAXED) != 0;
+}
+/* Detach p's record for realloc (NULL when not sampled) and put it back. */
+void *shim_heap_detach(void *p);
+void shim_heap_reattach(void *p, void *rec);
+void shim_heap_release(void *rec);  /* realloc moved/freed the block */
+uint64_t shim_heap_conflicts(void); /* address conflicts seen */
+
+/* ----------------------------------------------------- profile output */
+
+/* One profile's samples handed to the dump (dump.c): a stack, values,
+ * labels. Producers (heap.c, maps.c, mutex.c) fill these under their lock
+ * into a snapshot, then the dump builds outside every lock. */
+#define SHIM_MAX_LABELS 5
+typedef struct shim_label {
+    const char *key;
+    const char *str; /* NULL: numeric */
+    int64_t num;
+    const char *unit; /* numeric unit or NULL */
+} shim_label;
+
+typedef struct shim_sample {
+    const shim_stack *stack;
+    int64_t values[5];
+    shim_label labels[SHIM_MAX_LABELS];
+    int n_labels;
+} shim_sample;
+
+typedef struct shim_snapshot {
+    shim_sample *samples;
+    size_t n, cap;
+    uint64_t dropped; /* events lost (no memory, table full) */
+} shim_snapshot;
+
+/* Append a zeroed sample; NULL when out of memory (counted as dropped). */
+shim_sample *shim_snapshot_add(shim_snapshot *s);
+void shim_snapshot_free(shim_snapshot *s);
+
+/* Producers: fill the snapshot of one kind (called with the guard set). */
+void shim_heap_snapshot(shim_snapshot *s);
+void shim_grow_snapshot(shim_snapshot *s);
+void shim_maps_snapshot(shim_snapshot *s);
+void shim_contention_snapshot(enum shim_profile_kind k, shim_snapshot *s);
+
+/* Reset recorded data in a fork child (locks already re-initialized). */
+void shim_heap_after_fork(void);
+void shim_maps_after_fork(void);
+void shim_mutex_after_fork(void);
+/* Take / release every producer lock around fork. */
+void shim_heap_lock_all(bool lock);
+void shim_maps_lock_all(bool lock);
+void shim_mutex_lock_all(bool lock);
+
+/* Why a dump runs (comments only). */
+enum shim_dump_reason { SHIM_DUMP_EXIT, SHIM_DUMP_FATAL, SHIM_DUMP_SIGNAL, SHIM_DUMP_INTERVAL };
+
+/* Write every enabled profile. final: the last dump (stops recording
+ * first, never twice). Returns without writing in a vfork child or a
+ * process other than the one recorded. Thread-safe. */
+void shim_dump(enum shim_dump_reason why, bool final);
+/* Note a dlopen/dlclose: mappings refresh before the next dump. */
+void shim_dump_note_dl(void);
+void shim_dump_after_fork(void);
+void shim_dump_lock_all(bool lock);
+
+/* Lifecycle (init.c). */
+pid_t shim_pid(void); /* the pid this image profiles as */
+
+#endif

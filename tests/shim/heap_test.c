@@ -1,0 +1,65 @@
+/*
+ * heap_test.c — the heap profile end to end: exact sites and sizes with
+ * MAPPROF_HEAP_RATE=1, libc semantics preserved under the shim (the
+ * fixture checks them itself), accuracy of the unbiased estimate at a
+ * real sampling rate, and both readers accept the file.
+ */
+#include "tests/shim/shim_util.h"
+
+TEST(shim, heap_exact_sites) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_HEAP_RATE=1", su_fixture("heapsites"));
+    CHECK_MSG(rc == 0, "heapsites failed under the shim:\n%s", out);
+    CHECK_CONTAINS(out, "heapsites ok");
+    CHECK_MSG(!strstr(out, "mapprof:"), "unexpected diagnostics:\n%s", out);
+    int pid = su_only_pid();
+    CHECK(pid > 0);
+    pprof_profile *p = su_load(su_prof(pid, "heap"));
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_malloc", 1000), 10);
+    CHECK_EQ_I(su_sum(p, "inuse_space", "site_malloc", 1000), 10000);
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_calloc", 3000), 5);
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_realloc", 5000), 4);
+    CHECK_EQ_I(su_sum(p, "alloc_objects", "site_realloc", 10), 4);
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_realloc", 10), 0);
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_memalign", 2000), 3);
+    CHECK_EQ_I(su_sum(p, "alloc_objects", "site_freed", 700), 8);
+    CHECK_EQ_I(su_sum(p, "inuse_objects", "site_freed", 700), 0);
+    const pprof_pb_profile *m = pprof_profile_msg(p);
+    CHECK_EQ_I(m->period, 1);
+    CHECK(m->n_comment >= 2);
+    CHECK_CONTAINS(pprof_profile_str(p, m->comment[0]), "heap_rate=1");
+    pprof_profile_free(p);
+    su_go_raw_ok(su_prof(pid, "heap"));
+    CHECK_EQ_I(su_count_files(".tmp"), 0);
+    free(out);
+}
+
+TEST(shim, heap_semantics_without_sampling) {
+    /* The default rate: almost nothing sampled, the fast paths run. */
+    char *out = NULL;
+    int rc = su_run(&out, "", su_fixture("heapsites"));
+    CHECK_MSG(rc == 0, "heapsites failed under the shim:\n%s", out);
+    CHECK_CONTAINS(out, "heapsites ok");
+    free(out);
+}
+
+static void check_close(int64_t got, int64_t want, const char *what) {
+    double rel = (double)(got - want) / (double)want;
+    CHECK_MSG(rel > -0.25 && rel < 0.25, "%s: estimated %lld, true %lld (%.1f%%)", what,
+              (long long)got, (long long)want, rel * 100);
+}
+
+TEST(shim, heap_accuracy) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_HEAP_RATE=65536 MAPPROF_SEED=42", su_fixture("accuracy"));
+    CHECK_MSG(rc == 0, "accuracy failed:\n%s", out);
+    int pid = su_only_pid();
+    CHECK(pid > 0);
+    pprof_profile *p = su_load(su_prof(pid, "heap"));
+    check_close(su_sum(p, "inuse_space", "live_small", -1), 40000 * 512, "live_small");
+    check_close(su_sum(p, "inuse_space", "live_big", -1), 2000 * 10000, "live_big");
+    CHECK_EQ_I(su_sum(p, "inuse_space", "churn", -1), 0);
+    check_close(su_sum(p, "alloc_space", "churn", -1), 200000 * 256, "churn allocs");
+    pprof_profile_free(p);
+    free(out);
+}
