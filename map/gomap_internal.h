@@ -221,32 +221,6 @@ static inline blk_hdr *blk_of(void *data) {
     return (blk_hdr *)(void *)((uint8_t *)data - BLK_HDR_SIZE);
 }
 
-/*
- * SWAR over a bucket's 8 tophash bytes (one 64-bit load): bit 8i+7 of the
- * result is set when slot i qualifies. Exact (no false positives), so a
- * lookup takes one well-predicted branch per bucket instead of one
- * data-dependent branch per slot; the result equals Go's slot-by-slot scan.
- */
-#define SWAR_LO7 0x7f7f7f7f7f7f7f7full
-#define SWAR_HI  0x8080808080808080ull
-#define SWAR_ONE 0x0101010101010101ull
-static inline uint64_t swar_nonzero(uint64_t x) {
-    return (((x & SWAR_LO7) + SWAR_LO7) | x) & SWAR_HI;
-}
-/* Slots whose tophash equals top. */
-static inline uint64_t tophash_match(const uint8_t *b, uint8_t top) {
-    return ~swar_nonzero(load_u64(b) ^ (SWAR_ONE * top)) & SWAR_HI;
-}
-/* Slots holding an entry (tophash > EMPTY_ONE; evacuated marks only occur
- * in evacuated old buckets, which lookups never scan). */
-static inline uint64_t tophash_live(const uint8_t *b) {
-    return swar_nonzero(load_u64(b) & (SWAR_ONE * 0xfe));
-}
-/* Does the bucket contain an EMPTY_REST slot (the chain ends here)? */
-static inline bool has_empty_rest(const uint8_t *b) {
-    return (~swar_nonzero(load_u64(b)) & SWAR_HI) != 0;
-}
-
 /* overLoadFactor (map.go): count > 8 && count > 6.5 * 2^B. */
 static inline bool over_load_factor(size_t count, unsigned b) {
     return count > BUCKET_CNT && count > LOAD_FACTOR_NUM * (bucket_shift(b) / LOAD_FACTOR_DEN);
