@@ -24,7 +24,11 @@ $(SHIM_SO): $(SHIM_OBJS) $(PPROF_LIB) $(B)/libgomap.a shim/exports.map
 	    -Wl,-z,now -Wl,--no-undefined -o $@ $(SHIM_OBJS) $(PPROF_LIB) $(B)/libgomap.a \
 	    $(LDFLAGS) $(SHIM_LDLIBS)
 
+# Under SAN=1 the shim is not built: an instrumented preload library cannot
+# run (ASan must come first and owns malloc); its end-to-end tests skip.
+ifneq ($(SAN),1)
 ALL_TARGETS += $(SHIM_SO)
+endif
 
 # Fixture programs for the end-to-end tests (tests/shim/fixtures/*.c).
 # Built with frame pointers and debug info so stacks and lines are exact;
@@ -47,4 +51,6 @@ $(SHIM_FIX_DIR)/lib%.so: tests/shim/fixtures/lib%.c
 	$(CC) $(SHIM_FIX_CFLAGS) -shared -fPIC -o $@ $<
 
 TEST_LIBS_shim += $(B)/libshim_core.a $(PPROF_LIB) $(B)/libgomap.a $(PPROF_LDLIBS)
+ifneq ($(SAN),1)
 TEST_DEPS_shim += $(SHIM_SO) $(SHIM_FIX_BINS) $(SHIM_FIX_LIBS)
+endif

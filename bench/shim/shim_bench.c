@@ -1,0 +1,197 @@
+/*
+ * shim_bench.c — what libmapprof.so costs its host (make bench-shim).
+ *
+ * Runs bench/shim/work (work.c) as a child process, alternating
+ *   plain | bare.so (the interposition floor: forward + TLS countdown) |
+ *   libmapprof.so at the default rate
+ * and prints medians:
+ *   heap_overhead  CPU time (user+sys from wait4) of the 2-thread
+ *                  malloc-heavy workload; targets shim <= plain+5 %,
+ *                  <= bare+2 %
+ *   callgrind      instructions (valgrind --tool=callgrind, one run each,
+ *                  fewer iterations), when valgrind is installed
+ *   mutex          ns per uncontended lock+unlock; target <= plain+10 %
+ *   sample_cost    ns added per allocation when every allocation is
+ *                  sampled at depth 32 (MAPPROF_HEAP_RATE=1); target <= 2 µs
+ *   shim_memory    peak RSS (ru_maxrss) added by the shim, dump included;
+ *                  target <= 8 MiB
+ * Usage: shim_bench BUILD_DIR OUT_DIR [RUNS] [HEAP_ITERS]. Profiles go
+ * to OUT_DIR. Non-goals: pass/fail (this prints figures; tests assert
+ * behaviour), isolating the machine's noise beyond medians.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct result {
+    double cpu_ms, maxrss_kb, ns_per_op;
+    long long ir;
+} result;
+
+static char work[1024], bare[1024], shim[1024], outdir[1024];
+
+/* Run argv with LD_PRELOAD=preload (NULL: none) and `env` (NULL or
+ * "K=V"), stdout+stderr captured; fills *r from wait4 and the output. */
+static void run(const char *preload, const char *env, char *const argv[], result *r) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        char prefix[1100];
+        snprintf(prefix, sizeof prefix, "%s/mp", outdir);
+        setenv("MAPPROF_OUT", prefix, 1);
+        if (preload)
+            setenv("LD_PRELOAD", preload, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        if (env)
+            putenv((char *)env);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    static char buf[1 << 16];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    int st;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "shim_bench: %s failed:\n%s\n", argv[0], buf);
+        exit(1);
+    }
+    r->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    r->maxrss_kb = (double)ru.ru_maxrss;
+    const char *p = strstr(buf, "ns_per_op ");
+    r->ns_per_op = p ? atof(p + 10) : 0;
+    p = strstr(buf, "Collected : ");
+    r->ir = p ? atoll(p + 12) : 0;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double pct(double a, double b) {
+    return (a / b - 1) * 100;
+}
+
+#define MAXRUNS 101
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: shim_bench BUILD_DIR OUT_DIR [RUNS] [HEAP_ITERS]\n");
+        return 2;
+    }
+    snprintf(work, sizeof work, "%s/bench/shim_work", argv[1]);
+    snprintf(bare, sizeof bare, "%s/bench/shim_bare.so", argv[1]);
+    snprintf(shim, sizeof shim, "%s/libmapprof.so", argv[1]);
+    snprintf(outdir, sizeof outdir, "%s", argv[2]);
+    int runs = argc > 3 ? atoi(argv[3]) : 11;
+    if (runs < 1 || runs > MAXRUNS)
+        runs = 11;
+    const char *iters = argc > 4 ? argv[4] : "5000000";
+    result r;
+
+    /* heap: plain, bare, shim alternate so drifts hit all three alike */
+    static double cpu[3][MAXRUNS], rss[3][MAXRUNS];
+    const char *pre[3] = {NULL, bare, shim};
+    char *heap_argv[] = {work, "heap", (char *)iters, NULL};
+    for (int i = 0; i < runs; i++)
+        for (int k = 0; k < 3; k++) {
+            run(pre[k], NULL, heap_argv, &r);
+            cpu[k][i] = r.cpu_ms;
+            rss[k][i] = r.maxrss_kb;
+        }
+    double c[3], m[3];
+    for (int k = 0; k < 3; k++) {
+        c[k] = median(cpu[k], runs);
+        m[k] = median(rss[k], runs);
+    }
+    printf("heap_overhead iters=2x%s runs=%d plain_cpu_ms=%.1f bare_cpu_ms=%.1f shim_cpu_ms=%.1f "
+           "shim_vs_plain=%+.1f%% shim_vs_bare=%+.1f%% bare_vs_plain=%+.1f%% "
+           "(targets <= 5%%, <= 2%%)\n",
+           iters, runs, c[0], c[1], c[2], pct(c[2], c[0]), pct(c[2], c[1]), pct(c[1], c[0]));
+
+    /* callgrind: one run each, fewer iterations */
+    if (system("valgrind --version >/dev/null 2>&1") == 0) {
+        long long ir[3];
+        char *cg_argv[] = {"valgrind",
+                           "--tool=callgrind",
+                           "--callgrind-out-file=/dev/null",
+                           work,
+                           "heap",
+                           "200000",
+                           NULL};
+        for (int k = 0; k < 3; k++) {
+            run(pre[k], NULL, cg_argv, &r);
+            ir[k] = r.ir;
+        }
+        printf("callgrind iters=2x200000 plain_ir=%lld bare_ir=%lld shim_ir=%lld "
+               "shim_vs_plain=%+.1f%% shim_vs_bare=%+.1f%% bare_vs_plain=%+.1f%%\n",
+               ir[0], ir[1], ir[2], pct((double)ir[2], (double)ir[0]),
+               pct((double)ir[2], (double)ir[1]), pct((double)ir[1], (double)ir[0]));
+    } else {
+        printf("callgrind skipped: valgrind not installed\n");
+    }
+
+    /* uncontended mutex */
+    static double mu[2][MAXRUNS];
+    char *mutex_argv[] = {work, "mutex", "20000000", NULL};
+    for (int i = 0; i < runs; i++)
+        for (int k = 0; k < 2; k++) {
+            run(k ? shim : NULL, NULL, mutex_argv, &r);
+            mu[k][i] = r.ns_per_op;
+        }
+    double mp = median(mu[0], runs), ms = median(mu[1], runs);
+    printf("mutex_uncontended plain_ns=%.2f shim_ns=%.2f shim_vs_plain=%+.1f%% (target <= 10%%)\n",
+           mp, ms, pct(ms, mp));
+
+    /* one sample: every allocation sampled at depth 32 */
+    static double dp[2][MAXRUNS];
+    char *deep_argv[] = {work, "deep", "200000", NULL};
+    for (int i = 0; i < runs; i++)
+        for (int k = 0; k < 2; k++) {
+            run(k ? shim : NULL, "MAPPROF_HEAP_RATE=1", deep_argv, &r);
+            dp[k][i] = r.ns_per_op;
+        }
+    double d0 = median(dp[0], runs), d1 = median(dp[1], runs);
+    printf("sample_cost depth=32 plain_ns_per_alloc=%.1f shim_rate1_ns_per_alloc=%.1f "
+           "per_sample_ns=%.1f (target <= 2000)\n",
+           d0, d1, d1 - d0);
+
+    /* memory: the heap workload above, and one site with one size */
+    static double dm[2][MAXRUNS];
+    char *deep_big[] = {work, "deep", "2000000", NULL};
+    for (int i = 0; i < runs; i++)
+        for (int k = 0; k < 2; k++) {
+            run(k ? shim : NULL, NULL, deep_big, &r);
+            dm[k][i] = r.maxrss_kb;
+        }
+    double e0 = median(dm[0], runs), e1 = median(dm[1], runs);
+    printf("shim_memory heap_workload plain_maxrss_kb=%.0f shim_maxrss_kb=%.0f added_kb=%.0f; "
+           "one_site plain_maxrss_kb=%.0f shim_maxrss_kb=%.0f added_kb=%.0f (target <= 8192)\n",
+           m[0], m[2], m[2] - m[0], e0, e1, e1 - e0);
+    return 0;
+}
