@@ -33,8 +33,26 @@
 
 /* ---- memory ---- */
 
+/*
+ * Small blocks: malloc + memset, not calloc. glibc's calloc (2.36 here) never
+ * takes the per-thread tcache fast path, malloc does; zeroing a few hundred
+ * bytes costs less than _int_malloc. small_map_8_insert (a header and a
+ * bucket array per map, both freed at once): 13.95 -> 10.8 ns/key in
+ * alternating pinned runs. Big blocks keep calloc, which gets zero pages
+ * from mmap without writing them.
+ */
+#define SMALL_ALLOC 4096
 static void *default_alloc(size_t size, void *ctx) {
     (void)ctx;
+    if (size <= SMALL_ALLOC) {
+        void *p = malloc(size);
+        /* Hide p from the optimiser, which folds malloc + memset back into
+         * calloc. */
+        __asm__("" : "+r"(p));
+        if (p != NULL)
+            memset(p, 0, size);
+        return p;
+    }
     return calloc(1, size);
 }
 static void default_release(void *p, size_t size, void *ctx) {
@@ -233,11 +251,13 @@ uint8_t *gomap__newoverflow(gomap *m, uint8_t *b) {
 
 /* ---- makemap / free ---- */
 
+/* Largest power of two <= 8 dividing size (1 for 0). A ctz, not a loop:
+ * gomap_new runs once per short-lived map (small_map_8_insert). */
 static unsigned natural_align(uint32_t size) {
-    unsigned a = 1;
-    while (a < 8 && size % (a * 2) == 0 && size != 0)
-        a *= 2;
-    return a;
+    if (size == 0)
+        return 1;
+    unsigned tz = (unsigned)__builtin_ctz(size);
+    return 1u << (tz < 3 ? tz : 3);
 }
 
 /* Go's reflect_makemap checks: align a power of two <= 8, size a multiple
@@ -271,7 +291,7 @@ int gomap_new(const gomap_type *t, size_t hint, const gomap_config *cfg, gomap *
     gomap *m = afn(sizeof *m, actx);
     if (m == NULL)
         return -ENOMEM;
-    memset(m, 0, sizeof *m);
+    /* No memset: the allocator contract returns zeroed memory. */
     m->alloc_fn = afn;
     m->release_fn = rfn;
     m->alloc_ctx = actx;

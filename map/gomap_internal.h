@@ -163,6 +163,20 @@ static inline bool evacuated(const uint8_t *b) {
 static inline uint8_t *bucket_at(const gomap *m, uint8_t *arr, size_t i) {
     return arr + i * m->bucketsize;
 }
+/* Prefetch every cache line of bucket b (for writing when rw). */
+static inline void prefetch_bucket(const gomap *m, const uint8_t *b, int rw) {
+    size_t n = m->bucketsize;
+    for (size_t off = 0; off < n - 1; off += 64) {
+        if (rw)
+            __builtin_prefetch(b + off, 1);
+        else
+            __builtin_prefetch(b + off, 0);
+    }
+    if (rw)
+        __builtin_prefetch(b + n - 1, 1);
+    else
+        __builtin_prefetch(b + n - 1, 0);
+}
 static inline uint8_t *bmap_overflow(const gomap *m, const uint8_t *b) {
     uint8_t *p;
     memcpy(&p, b + m->bucketsize - sizeof(void *), sizeof p);
@@ -248,6 +262,22 @@ static inline uint64_t hash_u64_inline(uint64_t k, uint64_t seed) {
     return mum(k ^ seed ^ HASH_P0, ((k << 32) | (k >> 32)) ^ HASH_P1);
 }
 GOMAP_HIDDEN uint64_t gomap__hash_mem(const void *p, size_t n, uint64_t seed);
+/* gomap__hash_mem with its short-input path (n <= 16) inline, the same
+ * function of the bytes. */
+static inline uint64_t hash_mem_inline(const void *data, size_t n, uint64_t seed) {
+    if (!LIKELY(n >= 4 && n <= 16))
+        return gomap__hash_mem(data, n, seed);
+    const uint8_t *p = data;
+    size_t d = (n >> 3) << 2; /* 0 for 4..7, 4 for 8..16 */
+    uint32_t w0, w1, w2, w3;
+    memcpy(&w0, p, 4);
+    memcpy(&w1, p + d, 4);
+    memcpy(&w2, p + n - 4, 4);
+    memcpy(&w3, p + n - 4 - d, 4);
+    uint64_t a = ((uint64_t)w0 << 32) | w1;
+    uint64_t b = ((uint64_t)w2 << 32) | w3;
+    return mum(HASH_P1 ^ n, mum(a ^ HASH_P1, b ^ seed ^ HASH_P0));
+}
 GOMAP_HIDDEN uint64_t gomap__hash_u64_key(const void *key, uint64_t seed);
 GOMAP_HIDDEN uint64_t gomap__hash_str_key(const void *key, uint64_t seed);
 GOMAP_HIDDEN bool gomap__equal_str_key(const void *a, const void *b);

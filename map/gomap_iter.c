@@ -79,7 +79,78 @@ static bool reflexive(const gomap *m, const void *k) {
     return m->kind != GOMAP_KEY_GENERIC || m->equal == NULL || m->equal(k, k);
 }
 
-/* mapiternext (map.go:937-1061). */
+static __attribute__((noinline)) bool iter_next_slow(iter_state *s, gomap *m, void **keyp,
+                                                     void **elemp);
+
+/* The iterator may return slots in place without the general loop: no old
+ * bucket to filter, keys and elems inline. */
+static inline bool iter_simple(const iter_state *s, const gomap *m) {
+    return s->check_bucket == NO_CHECK && !m->indirect_key && !m->indirect_elem;
+}
+
+/*
+ * Step to the next bucket (or overflow bucket) and return its first live
+ * slot, for iter_simple iterators that need not consult oldbuckets (not
+ * growing, or the grow started after this iterator: its snapshot then reads
+ * EVACUATED_X/Y and goes the slow way). Anything else (an evacuated slot,
+ * the end of the walk, a bucket behind an unevacuated old one) saves the
+ * state and continues in the general loop, iter_next_slow.
+ */
+static __attribute__((noinline)) bool iter_next_bucket(iter_state *s, gomap *m, void **keyp,
+                                                       void **elemp) {
+    uint8_t *b = s->bptr;
+    size_t i = s->i;
+    if (iter_simple(s, m) && (m->oldbuckets == NULL || s->B != m->B)) {
+        size_t off = s->offset, bucket = s->bucket;
+        size_t bsize = m->bucketsize;
+        size_t nbuckets = bucket_shift(s->B);
+        for (;;) {
+            if (b == NULL) {
+                if (bucket == s->start_bucket && s->wrapped)
+                    break; /* the end: the slow path releases */
+                b = s->buckets + bucket * bsize;
+                if (++bucket == nbuckets) {
+                    bucket = 0;
+                    s->wrapped = 1;
+                }
+                i = 0;
+            }
+            for (; i < BUCKET_CNT; i++) {
+                size_t offi = (i + off) & (BUCKET_CNT - 1);
+                uint8_t top = b[offi];
+                if (top >= MIN_TOPHASH) {
+                    s->bucket = bucket;
+                    s->bptr = b;
+                    s->i = (uint8_t)(i + 1);
+                    if (keyp != NULL)
+                        *keyp = bmap_key(m, b, offi);
+                    if (elemp != NULL)
+                        *elemp = bmap_elem(m, b, offi);
+                    return true;
+                }
+                if (top == EVACUATED_X || top == EVACUATED_Y)
+                    goto slow;
+            }
+            b = bmap_overflow(m, b);
+            i = 0;
+        }
+    slow:
+        s->bucket = bucket;
+        s->bptr = b;
+        s->i = (uint8_t)i;
+    }
+    return iter_next_slow(s, m, keyp, elemp);
+}
+
+/*
+ * mapiternext (map.go:937-1061), common case first: the rest of the current
+ * bucket of an iter_simple iterator. A live slot there is returned in place,
+ * exactly what the general loop would do, touching one field of the state
+ * (s->i) and few registers; stepping to the next bucket is out of line
+ * (~1 call in 5 at load 4-6.5). iterate_u64 at 2^20: 8.05 -> 6.8 ns/element
+ * (the general loop reloaded and stored the whole state per element),
+ * Go 8.5. Prefetching buckets ahead measured no gain (sequential walk).
+ */
 bool gomap_iter_next(gomap_iter *it, void **keyp, void **elemp) {
     iter_state *s = (iter_state *)(void *)it;
     gomap *m = s->m;
@@ -87,6 +158,31 @@ bool gomap_iter_next(gomap_iter *it, void **keyp, void **elemp) {
         return false;
     if (UNLIKELY(flags_load(m) & HASH_WRITING))
         gomap__throw(m, "concurrent map iteration and map write");
+    uint8_t *b = s->bptr;
+    if (LIKELY(b != NULL && iter_simple(s, m))) {
+        size_t off = s->offset;
+        for (size_t i = s->i; i < BUCKET_CNT; i++) {
+            size_t offi = (i + off) & (BUCKET_CNT - 1);
+            uint8_t top = b[offi];
+            if (top >= MIN_TOPHASH) {
+                s->i = (uint8_t)(i + 1);
+                if (keyp != NULL)
+                    *keyp = bmap_key(m, b, offi);
+                if (elemp != NULL)
+                    *elemp = bmap_elem(m, b, offi);
+                return true;
+            }
+            if (top == EVACUATED_X || top == EVACUATED_Y) {
+                s->i = (uint8_t)i;
+                return iter_next_slow(s, m, keyp, elemp);
+            }
+        }
+        s->i = BUCKET_CNT;
+    }
+    return iter_next_bucket(s, m, keyp, elemp);
+}
+
+static bool iter_next_slow(iter_state *s, gomap *m, void **keyp, void **elemp) {
     size_t bucket = s->bucket;
     uint8_t *b = s->bptr;
     size_t i = s->i;

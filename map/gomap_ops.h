@@ -34,7 +34,9 @@ AI uint64_t op_hash(const gomap *m, int kind, const void *key) {
         return hash_u64_inline(load_u64(key), m->hash0);
     if (kind == GOMAP_KEY_STR) {
         const gomap_str *s = key;
-        return gomap__hash_mem(s->ptr, s->len, m->hash0);
+        /* Short keys hashed inline: fewer instructions per lookup leave
+         * room for the next lookup's miss in the out-of-order window. */
+        return hash_mem_inline(s->ptr, s->len, m->hash0);
     }
     return map_hash(m, key);
 }
@@ -74,6 +76,14 @@ AI uint8_t *op_find(gomap *m, int kind, const void *key, size_t *slot) {
         uint64_t hash = op_hash(m, kind, key);
         size_t mask = bucket_mask(m->B);
         b = bucket_at(m, m->buckets, hash & mask);
+        /* String buckets are 208 bytes (4-5 lines) and a hit reads the
+         * tophash line, then the key slot's line, then the elem's: fetch
+         * them all now, in parallel, not one miss after the other.
+         * lookup_str_hit at 2^20, with the inline hash: 78.8 -> 74.4 ns
+         * (6 alternating rounds, every round faster). U64 lookups measured
+         * no gain (the key slots share the tophash line). */
+        if (kind == GOMAP_KEY_STR)
+            prefetch_bucket(m, b, 0);
         if (UNLIKELY(m->oldbuckets != NULL)) {
             if (!same_size_grow(m))
                 mask >>= 1; /* there used to be half as many buckets */
@@ -188,6 +198,14 @@ AI int op_assign(gomap *m, int kind, const void *key, void **elemp) {
     }
 again:;
     size_t bucket = hash & bucket_mask(m->B);
+    /* Fetch the whole bucket for writing before grow_work and the scan:
+     * the key and elem stores of an insert hit other lines than the tophash
+     * load, and their misses now overlap it. 2^20, 6 alternating rounds:
+     * insert_str_nohint 196 -> 187 ns, insert_u64_nohint 105 -> 100,
+     * insert_u64_hint 63.2 -> 61.5 (small but repeatable); in delete (tried
+     * separately) it measured no gain, so delete has none. */
+    if (kind != GOMAP_KEY_GENERIC)
+        prefetch_bucket(m, bucket_at(m, m->buckets, bucket), 1);
     if (UNLIKELY(m->oldbuckets != NULL) && gomap__grow_work(m, bucket) != 0) {
         rc = -ENOMEM;
         goto out;
