@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pprof/conventions.h"
@@ -33,7 +34,9 @@
 #include "shim/shim.h"
 
 static shim_spin dump_lock;
-static int final_done; /* atomic: the final dump ran (or is running) */
+static int final_done;     /* atomic: the final dump ran (or is running) */
+static int final_finished; /* atomic: ... and its files are written */
+static pid_t final_tid;    /* the thread writing the final dump */
 static pprof_mappings *maps;
 static pprof_symbolizer *sym;
 
@@ -181,14 +184,36 @@ static bool lock_dump(bool final) {
     return true;
 }
 
+/*
+ * A second final dump comes from a thread that is about to end the process
+ * too (exit, _exit, a fatal map error: two racing writers both detect the
+ * race). Returning at once would let it abort while the first thread is
+ * still writing, losing every file; so it waits for the writer, bounded
+ * (5 s) in case the writer is stuck, and not at all when it is the writer
+ * itself (a nested exit).
+ */
+static void wait_final_dump(void) {
+    if (__atomic_load_n(&final_tid, __ATOMIC_ACQUIRE) == gettid())
+        return;
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 5000 && !__atomic_load_n(&final_finished, __ATOMIC_ACQUIRE); i++)
+        nanosleep(&ms, NULL);
+}
+
 void shim_dump(enum shim_dump_reason why, bool final) {
     if (getpid() != shim_pid())
         return; /* vfork child (shares our memory) or an unreset fork child */
     int st = __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE);
     if (st != SHIM_ACTIVE && st != SHIM_FINISHED)
         return;
-    if (final && __atomic_exchange_n(&final_done, 1, __ATOMIC_ACQ_REL))
+    if (final && __atomic_exchange_n(&final_done, 1, __ATOMIC_ACQ_REL)) {
+        int saved = errno;
+        wait_final_dump();
+        errno = saved;
         return;
+    }
+    if (final)
+        __atomic_store_n(&final_tid, gettid(), __ATOMIC_RELEASE);
     if (!final && __atomic_load_n(&final_done, __ATOMIC_ACQUIRE))
         return;
     int saved = errno;
@@ -212,6 +237,8 @@ void shim_dump(enum shim_dump_reason why, bool final) {
     } else {
         shim_log("final dump skipped: another dump did not finish within 1 s");
     }
+    if (final)
+        __atomic_store_n(&final_finished, 1, __ATOMIC_RELEASE);
     shim_leave(was);
     errno = saved;
 }
@@ -242,5 +269,7 @@ void shim_dump_lock_all(bool lock) {
 void shim_dump_after_fork(void) {
     /* The child writes its own files; caches stay valid (same mappings). */
     final_done = 0;
+    final_finished = 0;
+    final_tid = 0;
     shim_spin_unlock(&dump_lock);
 }

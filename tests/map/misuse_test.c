@@ -76,8 +76,11 @@ static void hook_alloc(const gomap *m, void *cookie, enum gomap_alloc_kind kind,
         reenter();
 }
 
+/* Appends: racing writers may both be caught and both call on_fatal; a
+ * truncating open by the second could empty the file just before the first
+ * thread's abort ends the process. */
 static void hook_fatal(const char *msg) {
-    int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(marker, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
         ssize_t w = write(fd, msg, strlen(msg));
         (void)w;
