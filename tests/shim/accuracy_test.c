@@ -132,13 +132,7 @@ TEST(shim, mutex_delay_matches_measured) {
     long long n = out_value(out, "contentions "), waited = out_value(out, "waited_ns ");
     CHECK_EQ_I(n, 25);
     CHECK(waited > 0);
-    int pid = 0;
-    DIR *d = opendir(su_dir());
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (sscanf(e->d_name, "mp.%d.block", &pid) == 1)
-            break;
-    closedir(d);
+    int pid = su_only_pid_of("block");
     CHECK(pid > 0);
     pprof_profile *b = su_load(su_prof(pid, "block"));
     CHECK_EQ_I(su_sum(b, "contentions", "waiter_lock", -1), n);

@@ -33,13 +33,7 @@ TEST(shim, mutex_contended_sites) {
     int rc = su_run(&out, "MAPPROF_PROFILES=mutex,block", su_fixture("threads"));
     CHECK_MSG(rc == 0, "%s", out);
     CHECK_CONTAINS(out, "counter 80000 writes 8000");
-    int pid = 0;
-    DIR *d = opendir(su_dir());
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (sscanf(e->d_name, "mp.%d.block", &pid) == 1)
-            break;
-    closedir(d);
+    int pid = su_only_pid_of("block");
     CHECK(pid > 0);
     CHECK_EQ_I(su_count_files("heap"), 0); /* MAPPROF_PROFILES honoured */
     pprof_profile *b = su_load(su_prof(pid, "block"));

@@ -63,8 +63,8 @@ static inline const char *su_prof(int pid, const char *kind) {
     return p;
 }
 
-/* The pid of the only process that wrote a heap profile (0: none, -1: more). */
-static inline int su_only_pid(void) {
+/* The pid of the only process that wrote a `want` profile (0: none, -1: more). */
+static inline int su_only_pid_of(const char *want) {
     DIR *d = opendir(su_dir());
     CHECK(d != NULL);
     int pid = 0;
@@ -72,11 +72,15 @@ static inline int su_only_pid(void) {
     while ((e = readdir(d))) {
         int p;
         char kind[32];
-        if (sscanf(e->d_name, "mp.%d.%31[a-z].pb.gz", &p, kind) == 2 && !strcmp(kind, "heap"))
+        if (sscanf(e->d_name, "mp.%d.%31[a-z].pb.gz", &p, kind) == 2 && !strcmp(kind, want))
             pid = pid == 0 ? p : -1;
     }
     closedir(d);
     return pid;
+}
+
+static inline int su_only_pid(void) {
+    return su_only_pid_of("heap");
 }
 
 /* Files in su_dir() whose name contains `needle`. */
