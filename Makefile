@@ -50,6 +50,10 @@ CLEAN_EXTRA :=
 .PHONY: all test check demo deps clean format format-check tidy bench-map
 all:
 
+# Keep object files that pattern rules build on the way to a program, so a
+# second `make` rebuilds nothing.
+.SECONDARY:
+
 include $(sort $(wildcard */*.mk */*/*.mk))
 
 all: $(ALL_TARGETS)
