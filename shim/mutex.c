@@ -211,7 +211,7 @@ SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
     return rc;
 }
 
-#define RW_LOCK(name, real_try, real_lock, ...)                                                    \
+#define RW_LOCK(real_try, real_lock, ...)                                                          \
     if (SHIM_UNLIKELY(!shim_real_ready()))                                                         \
         return EAGAIN;                                                                             \
     if (!profiling())                                                                              \
@@ -222,33 +222,33 @@ SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
     CONTENDED(l, real_lock(__VA_ARGS__), WAITED(rc_))
 
 SHIM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l) {
-    RW_LOCK(rdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_rdlock, l);
+    RW_LOCK(shim_real.rwlock_tryrdlock, shim_real.rwlock_rdlock, l);
 }
 
 SHIM_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
-    RW_LOCK(wrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_wrlock, l);
+    RW_LOCK(shim_real.rwlock_trywrlock, shim_real.rwlock_wrlock, l);
 }
 
 SHIM_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t) {
-    RW_LOCK(timedrdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_timedrdlock, l, t);
+    RW_LOCK(shim_real.rwlock_tryrdlock, shim_real.rwlock_timedrdlock, l, t);
 }
 
 SHIM_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t) {
-    RW_LOCK(timedwrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_timedwrlock, l, t);
+    RW_LOCK(shim_real.rwlock_trywrlock, shim_real.rwlock_timedwrlock, l, t);
 }
 
 SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c,
                                            const struct timespec *t) {
     if (!shim_real_ready() || !shim_real.rwlock_clockrdlock)
         return EINVAL;
-    RW_LOCK(clockrdlock, shim_real.rwlock_tryrdlock, shim_real.rwlock_clockrdlock, l, c, t);
+    RW_LOCK(shim_real.rwlock_tryrdlock, shim_real.rwlock_clockrdlock, l, c, t);
 }
 
 SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
                                            const struct timespec *t) {
     if (!shim_real_ready() || !shim_real.rwlock_clockwrlock)
         return EINVAL;
-    RW_LOCK(clockwrlock, shim_real.rwlock_trywrlock, shim_real.rwlock_clockwrlock, l, c, t);
+    RW_LOCK(shim_real.rwlock_trywrlock, shim_real.rwlock_clockwrlock, l, c, t);
 }
 
 SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
