@@ -489,7 +489,11 @@ void gomap_clear(gomap *m) {
     memset(m->buckets, 0, g->nbuckets * m->bucketsize);
     m->next_overflow = NULL;
     size_t base = bucket_shift(m->B);
-    if (g->nbuckets != base) {
+    /* A live iterator may stand in a preallocated overflow bucket: handing
+     * the pool out again could link that bucket into another chain, which
+     * the iterator would then walk twice. The pool comes back at the next
+     * grow instead. */
+    if (g->nbuckets != base && !iters) {
         m->next_overflow = bucket_at(m, m->buckets, base);
         bmap_setoverflow(m, bucket_at(m, m->buckets, g->nbuckets - 1), m->buckets);
     }
