@@ -97,6 +97,8 @@ static const char *reason_name(enum shim_dump_reason why) {
         return "fatal";
     case SHIM_DUMP_SIGNAL:
         return "signal";
+    case SHIM_DUMP_REQUEST:
+        return "request";
     default:
         return "interval";
     }
@@ -104,7 +106,8 @@ static const char *reason_name(enum shim_dump_reason why) {
 
 extern int64_t shim_start_wall_ns, shim_start_mono_ns;
 
-static void write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
+/* Returns 0 when the file was written. */
+static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     shim_snapshot s = {0};
     switch (k) {
     case SHIM_PROF_HEAP:
@@ -167,6 +170,7 @@ static void write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     pprof_profile_free(prof);
     pprof_builder_free(b);
     shim_snapshot_free(&s);
+    return rc;
 }
 
 static bool lock_dump(bool final) {
@@ -200,22 +204,23 @@ static void wait_final_dump(void) {
         nanosleep(&ms, NULL);
 }
 
-void shim_dump(enum shim_dump_reason why, bool final) {
+int shim_dump(enum shim_dump_reason why, bool final) {
     if (getpid() != shim_pid())
-        return; /* vfork child (shares our memory) or an unreset fork child */
+        return -1; /* vfork child (shares our memory) or an unreset fork child */
     int st = __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE);
     if (st != SHIM_ACTIVE && st != SHIM_FINISHED)
-        return;
+        return -1;
     if (final && __atomic_exchange_n(&final_done, 1, __ATOMIC_ACQ_REL)) {
         int saved = errno;
         wait_final_dump();
         errno = saved;
-        return;
+        return -1;
     }
     if (final)
         __atomic_store_n(&final_tid, gettid(), __ATOMIC_RELEASE);
     if (!final && __atomic_load_n(&final_done, __ATOMIC_ACQUIRE))
-        return;
+        return -1;
+    int failed = 0;
     int saved = errno;
     int was = shim_enter();
     if (final) /* stop recording first: the snapshot is the last word */
@@ -231,16 +236,18 @@ void shim_dump(enum shim_dump_reason why, bool final) {
             pprof_mappings_refresh(maps, NULL);
         for (int k = 0; k < SHIM_PROF_COUNT; k++)
             if (shim_profile_on((enum shim_profile_kind)k))
-                write_one((enum shim_profile_kind)k, why);
+                failed |= write_one((enum shim_profile_kind)k, why) != 0;
         shim_account_ns(shim_now_ns() - t0);
         shim_spin_unlock(&dump_lock);
     } else {
         shim_log("final dump skipped: another dump did not finish within 1 s");
+        failed = 1;
     }
     if (final)
         __atomic_store_n(&final_finished, 1, __ATOMIC_RELEASE);
     shim_leave(was);
     errno = saved;
+    return failed ? -1 : 0;
 }
 
 void shim_dump_note_dl(void) {

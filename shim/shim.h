@@ -275,12 +275,20 @@ void shim_maps_lock_all(bool lock);
 void shim_mutex_lock_all(bool lock);
 
 /* Why a dump runs (comments only). */
-enum shim_dump_reason { SHIM_DUMP_EXIT, SHIM_DUMP_FATAL, SHIM_DUMP_SIGNAL, SHIM_DUMP_INTERVAL };
+enum shim_dump_reason {
+    SHIM_DUMP_EXIT,
+    SHIM_DUMP_FATAL,
+    SHIM_DUMP_SIGNAL,
+    SHIM_DUMP_INTERVAL,
+    SHIM_DUMP_REQUEST /* mapprof_dump() */
+};
 
 /* Write every enabled profile. final: the last dump (stops recording
  * first, never twice). Returns without writing in a vfork child or a
- * process other than the one recorded. Thread-safe. */
-void shim_dump(enum shim_dump_reason why, bool final);
+ * process other than the one recorded. Thread-safe. 0: every enabled
+ * profile was written; -1: not (inactive, after the final dump, or an
+ * error, which was logged). */
+int shim_dump(enum shim_dump_reason why, bool final);
 /* Note a dlopen/dlclose: mappings refresh before the next dump. */
 void shim_dump_note_dl(void);
 void shim_dump_after_fork(void);

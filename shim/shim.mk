@@ -4,7 +4,8 @@
 # unit tests link; the interposers must never be linked into the test
 # runner (they would replace its malloc), so the archive excludes them.
 # libmapprof.so links pprof/ and map/ statically; exports.map keeps every
-# symbol local except the interposed functions and mapprof_gomap_hooks.
+# symbol local except the interposed functions, mapprof_gomap_hooks and the
+# public API of shim/mapprof.h.
 SHIM_SRCS      := $(sort $(wildcard shim/*.c))
 SHIM_OBJS      := $(patsubst %.c,$(B)/obj/%.o,$(SHIM_SRCS))
 SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c)

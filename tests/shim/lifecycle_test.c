@@ -155,3 +155,29 @@ TEST(shim, exec_keeps_profiling) {
     pprof_profile_free(p);
     free(out);
 }
+
+/* mapprof_dump(): a request dump holds what was allocated before it, the
+ * exit dump what came after too; without the shim the program is told. */
+TEST(shim, public_dump_request) {
+    char *out = NULL, cmd[1600];
+    /* exec keeps the pid, so $$ is the fixture's pid. */
+    snprintf(cmd, sizeof cmd, "sh -c 'exec %s %s/mp.$$.heap.pb.gz %s/mid.pb.gz'",
+             su_fixture("dumpcall"), su_dir(), su_dir());
+    int rc = su_run(&out, "MAPPROF_HEAP_RATE=1 MAPPROF_PROFILES=heap", cmd);
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "dump=0");
+    char mid[600];
+    snprintf(mid, sizeof mid, "%s/mid.pb.gz", su_dir());
+    pprof_profile *p = su_load(mid);
+    CHECK_EQ_I(su_sum(p, "inuse_space", "phase_one", -1), 1 << 20);
+    CHECK_EQ_I(su_sum(p, "inuse_space", "phase_two", -1), 0);
+    pprof_profile_free(p);
+    p = su_load(su_prof(su_only_pid_of("heap"), "heap"));
+    CHECK_EQ_I(su_sum(p, "inuse_space", "phase_one", -1), 1 << 20);
+    CHECK_EQ_I(su_sum(p, "inuse_space", "phase_two", -1), 1 << 20);
+    pprof_profile_free(p);
+    free(out);
+    CHECK_EQ_I(th_sh(&out, "%s x y", su_fixture("dumpcall")), 0);
+    CHECK_CONTAINS(out, "no profiler");
+    free(out);
+}
