@@ -6,7 +6,12 @@
  * the load bias recorded by mappings.c), created on first use and kept, so
  * a library that was dlclose'd, or whose range was later reused, still
  * resolves from its file on disk. Separate debug info is found by
- * dwfl_standard_find_debuginfo (build-id and .debug paths).
+ * dwfl_standard_find_debuginfo (build-id and .debug paths). Its DWARF is
+ * only loaded when separate_debug is on: libdw decompresses every debug
+ * section of a file it opens, which for Debian's libc6-dbg alone is ~17 MiB
+ * and ~30 ms; with it off such modules are named from their symbol tables
+ * (the separate file's .symtab still serves, so internal functions keep
+ * their names) and get no lines.
  *
  * Per address: the CU's DWARF scopes at the address (dwarf_getscopes, then
  * dwarf_getscopes_die for the concrete parents) give the chain of
@@ -35,13 +40,15 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct module {
     const char *path; /* in the arena */
     uint64_t bias;
-    Dwfl *dwfl; /* NULL when the file could not be opened */
+    Dwfl *dwfl;     /* NULL when the file could not be opened */
+    bool use_dwarf; /* DWARF may be loaded (see pprof_symbolizer_separate_debug) */
 } module;
 
 typedef struct result {
@@ -57,7 +64,8 @@ struct pprof_symbolizer {
     gomap *cache; /* address -> (result *) */
     module *mods;
     size_t nmods, capmods;
-    size_t last; /* index of the last module used (lookup shortcut) */
+    size_t last;         /* index of the last module used (lookup shortcut) */
+    bool separate_debug; /* load DWARF from separate debug files too */
 };
 
 static char *debuginfo_path;
@@ -80,8 +88,30 @@ int pprof_symbolizer_new(const pprof_allocator *a, pprof_symbolizer **out, pprof
         pprof__release(&al, s, sizeof *s);
         return pprof__err(err, rc, "symbolizer: cannot create the address cache");
     }
+    s->separate_debug = true;
     *out = s;
     return 0;
+}
+
+void pprof_symbolizer_separate_debug(pprof_symbolizer *s, bool on) {
+    s->separate_debug = on;
+}
+
+/* Does the file itself carry DWARF (as opposed to a separate debug file)?
+ * Only section headers are read: no DWARF is loaded or decompressed. */
+static bool has_own_dwarf(Dwfl_Module *mod) {
+    GElf_Addr bias;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    size_t shstrndx;
+    if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+        return false;
+    for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+        GElf_Shdr sh;
+        const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+        if (name && (!strcmp(name, ".debug_info") || !strcmp(name, ".zdebug_info")))
+            return sh.sh_type != SHT_NOBITS;
+    }
+    return false;
 }
 
 void pprof_symbolizer_free(pprof_symbolizer *s) {
@@ -152,14 +182,16 @@ static int module_for(pprof_symbolizer *s, const pprof_mapping_info *mi, module 
         return pprof__err(err, -ENOMEM, "symbolizer: out of memory");
     m->bias = mi->bias;
     m->dwfl = NULL;
+    m->use_dwarf = false;
     if (mi->path[0] == '/') {
         Dwfl *d = dwfl_begin(&callbacks);
         if (d) {
             dwfl_report_begin(d);
             Dwfl_Module *mod = dwfl_report_elf(d, mi->path, mi->path, -1, mi->bias, true);
-            if (dwfl_report_end(d, NULL, NULL) == 0 && mod)
+            if (dwfl_report_end(d, NULL, NULL) == 0 && mod) {
                 m->dwfl = d;
-            else
+                m->use_dwarf = s->separate_debug || has_own_dwarf(mod);
+            } else
                 dwfl_end(d);
         }
     }
@@ -215,8 +247,8 @@ static int resolve(pprof_symbolizer *s, module *m, uint64_t addr, result *r) {
     const char *lfile = NULL;
     int lline = 0;
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = find_cu(mod, addr, &bias);
-    Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
+    Dwarf_Die *cu = m->use_dwarf ? find_cu(mod, addr, &bias) : NULL;
+    Dwfl_Line *dl = m->use_dwarf ? dwfl_module_getsrc(mod, addr) : NULL;
     if (dl) {
         lfile = dwfl_lineinfo(dl, NULL, &lline, NULL, NULL, NULL);
     } else if (cu) {
@@ -307,6 +339,14 @@ static int resolve(pprof_symbolizer *s, module *m, uint64_t addr, result *r) {
         goto out;
     }
     pprof_frame *f = &r->frames[0];
+    /* Symbol versions ("memcpy@@GLIBC_2.14") are not part of the name. */
+    char unversioned[256];
+    const char *at = name ? strchr(name, '@') : NULL;
+    if (at && (size_t)(at - name) < sizeof unversioned) {
+        memcpy(unversioned, name, (size_t)(at - name));
+        unversioned[at - name] = 0;
+        name = unversioned;
+    }
     if (name && (rc = set_names(s, f, name[0] == '_' && name[1] == 'Z' ? name : NULL, name)) < 0)
         goto out;
     if (!name)

@@ -276,3 +276,50 @@ TEST(pprof, mappings_from_file) {
     CHECK_CONTAINS(err.msg, "/nonexistent/maps");
     pprof_mappings_free(m);
 }
+
+/* A return address inside libc that no exported symbol names: qsort's
+ * internal merge sort calls the comparator. */
+static uint64_t libc_inner_ra;
+
+static int cmp_capture(const void *a, const void *b) {
+    libc_inner_ra = (uint64_t)(uintptr_t)__builtin_return_address(0);
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Separate debug files (libc6-dbg) off: libc frames are named from the
+ * symbol table, without lines or versions, and this binary's own DWARF
+ * still gives lines; on: libc gets lines too when its debug file exists. */
+TEST(pprof, symbolize_separate_debug_switch) {
+    int v[8] = {5, 3, 7, 1, 8, 2, 6, 4};
+    qsort(v, 8, sizeof v[0], cmp_capture);
+    CHECK(libc_inner_ra != 0);
+    pprof_mappings *m = self_maps();
+    bool dbg_file = access("/usr/lib/debug/.build-id", F_OK) == 0;
+    for (int on = 0; on < 2; on++) {
+        pprof_symbolizer *s;
+        CHECK_EQ_I(pprof_symbolizer_new(NULL, &s, NULL), 0);
+        pprof_symbolizer_separate_debug(s, on);
+        const pprof_frame *f;
+        size_t n;
+        unsigned flags;
+        pprof_error err;
+        CHECK_EQ_I(pprof_symbolize(s, m, libc_inner_ra - 1, &f, &n, &flags, &err), 0);
+        CHECK(n >= 1);
+        CHECK_MSG(f[n - 1].name[0] && !strchr(f[n - 1].name, '@'), "libc frame named \"%s\"",
+                  f[n - 1].name);
+        if (!on) {
+            CHECK_EQ_U(n, 1);
+            CHECK_EQ_I(f[0].line, 0);
+            CHECK(!(flags & PPROF_SYM_DWARF));
+        } else if (dbg_file) {
+            CHECK_MSG(f[0].line > 0, "libc frame %s has no line with libc6-dbg", f[0].name);
+        }
+        uint64_t ra[2];
+        pp_leaf(ra);
+        CHECK_EQ_I(pprof_symbolize(s, m, ra[0] - 1, &f, &n, &flags, &err), 0);
+        CHECK_EQ_S(f[0].name, "pp_leaf");
+        CHECK_EQ_I(f[0].line, leaf_line);
+        pprof_symbolizer_free(s);
+    }
+    pprof_mappings_free(m);
+}
