@@ -199,6 +199,18 @@ static void get_out(struct parse_ctx *pc, shim_getenv_fn get, const char *cwd, c
     }
 }
 
+/* MAPPROF_SYMBOLS: fast (default) or full; see config.h. */
+static void get_symbols(struct parse_ctx *pc, shim_getenv_fn get, bool *full) {
+    const char *s = get("MAPPROF_SYMBOLS", pc->ctx);
+    *full = false;
+    if (!s || !strcmp(s, "fast"))
+        return;
+    if (!strcmp(s, "full"))
+        *full = true;
+    else
+        complain(pc, "MAPPROF_SYMBOLS", s, "expected fast or full", "fast");
+}
+
 int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, void *ctx,
                       const char *cwd) {
     struct parse_ctx pc = {diag, ctx, 0};
@@ -224,5 +236,6 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     get_u64(&pc, get, "MAPPROF_INTERVAL", 0, 86400 * 365, 0, &v);
     cfg->interval = (unsigned)v;
     get_signal(&pc, get, &cfg->signal);
+    get_symbols(&pc, get, &cfg->full_symbols);
     return pc.ndiag;
 }

@@ -36,6 +36,8 @@ typedef struct shim_config {
     unsigned depth;      /* MAPPROF_DEPTH: frames kept per stack, 1..SHIM_MAX_DEPTH */
     unsigned interval;   /* MAPPROF_INTERVAL: seconds between dumps; 0 = off */
     int signal;          /* MAPPROF_SIGNAL: signal that triggers a dump; 0 = off */
+    bool full_symbols;   /* MAPPROF_SYMBOLS=full: also DWARF from separate debug files
+                          * (-dbg packages); fast (default): their symbol tables only */
 } shim_config;
 
 /* Looks up one variable; returns NULL when unset. */

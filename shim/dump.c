@@ -53,24 +53,59 @@ static void pp_release(void *p, size_t size, void *ctx) {
 
 static const pprof_allocator pp_allocator = {pp_alloc, pp_release, NULL};
 
-shim_sample *shim_snapshot_add(shim_snapshot *s) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        shim_sample *ns = shim_real.realloc(s->samples, cap * sizeof *ns);
-        if (!ns) {
+struct shim_snap_chunk {
+    shim_snap_chunk *next;
+    size_t used, cap; /* bytes of data[] */
+    _Alignas(8) unsigned char data[];
+};
+
+#define SNAP_CHUNK (256 * 1024 - 64) /* one mapping, header included */
+
+static size_t record_size(int n_labels) {
+    return sizeof(shim_sample) + (size_t)n_labels * sizeof(shim_label);
+}
+
+shim_sample *shim_snapshot_add(shim_snapshot *s, int n_labels) {
+    size_t need = record_size(n_labels);
+    shim_snap_chunk *c = s->last;
+    if (!c || c->cap - c->used < need) {
+        c = shim_calloc(SNAP_CHUNK);
+        if (!c) {
             s->dropped++;
             return NULL;
         }
-        s->samples = ns;
-        s->cap = cap;
+        c->next = NULL;
+        c->used = 0;
+        c->cap = SNAP_CHUNK - offsetof(shim_snap_chunk, data);
+        if (s->last)
+            s->last->next = c;
+        else
+            s->first = c;
+        s->last = c;
     }
-    shim_sample *sm = &s->samples[s->n++];
-    memset(sm, 0, sizeof *sm);
+    shim_sample *sm = (shim_sample *)(void *)(c->data + c->used);
+    c->used += need;
+    s->n++;
+    memset(sm, 0, need);
+    sm->n_labels = n_labels;
     return sm;
 }
 
+void shim_snapshot_each(const shim_snapshot *s, void (*fn)(const shim_sample *, void *),
+                        void *ctx) {
+    for (const shim_snap_chunk *c = s->first; c; c = c->next)
+        for (size_t off = 0; off < c->used;) {
+            const shim_sample *sm = (const shim_sample *)(const void *)(c->data + off);
+            fn(sm, ctx);
+            off += record_size(sm->n_labels);
+        }
+}
+
 void shim_snapshot_free(shim_snapshot *s) {
-    shim_real.free(s->samples);
+    for (shim_snap_chunk *c = s->first, *next; c; c = next) {
+        next = c->next;
+        shim_free(c);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -107,6 +142,26 @@ static const char *reason_name(enum shim_dump_reason why) {
 extern int64_t shim_start_wall_ns, shim_start_mono_ns;
 
 /* Returns 0 when the file was written. */
+struct add_ctx {
+    pprof_builder *b;
+    pprof_error *err;
+    int rc;
+};
+
+static void add_sample(const shim_sample *sm, void *ctx) {
+    struct add_ctx *ac = ctx;
+    if (ac->rc != 0)
+        return;
+    pprof_label labels[SHIM_MAX_LABELS];
+    for (int j = 0; j < sm->n_labels; j++)
+        labels[j] = (pprof_label){sm->labels[j].key, sm->labels[j].str, sm->labels[j].num,
+                                  sm->labels[j].unit};
+    const shim_stack *st = sm->stack;
+    ac->rc =
+        pprof_builder_add_sample(ac->b, st ? st->pcs : NULL, st ? st->depth : 0, sm->values, labels,
+                                 (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
+}
+
 static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     shim_snapshot s = {0};
     switch (k) {
@@ -148,18 +203,14 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
                  (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns());
         pprof_builder_add_comment(b, line, NULL);
     }
-    for (size_t i = 0; rc == 0 && i < s.n; i++) {
-        shim_sample *sm = &s.samples[i];
-        pprof_label labels[SHIM_MAX_LABELS];
-        for (int j = 0; j < sm->n_labels; j++)
-            labels[j] = (pprof_label){sm->labels[j].key, sm->labels[j].str, sm->labels[j].num,
-                                      sm->labels[j].unit};
-        const shim_stack *st = sm->stack;
-        rc = pprof_builder_add_sample(b, st ? st->pcs : NULL, st ? st->depth : 0, sm->values,
-                                      labels, (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, &err);
-    }
+    struct add_ctx ac = {b, &err, rc};
+    if (rc == 0)
+        shim_snapshot_each(&s, add_sample, &ac);
+    rc = ac.rc;
+    shim_snapshot_free(&s); /* each stage frees what it consumed: a lower peak */
     if (rc == 0)
         rc = pprof_builder_finish(b, maps, sym, &prof, &err);
+    pprof_builder_free(b);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s.%d.%s.pb.gz", shim_cfg.out, (int)getpid(),
              shim_profile_name(k));
@@ -168,8 +219,6 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     if (rc != 0)
         shim_log("cannot write the %s profile: %s", shim_profile_name(k), err.msg);
     pprof_profile_free(prof);
-    pprof_builder_free(b);
-    shim_snapshot_free(&s);
     return rc;
 }
 
@@ -232,6 +281,8 @@ int shim_dump(enum shim_dump_reason why, bool final) {
             maps = NULL;
         if (!sym && pprof_symbolizer_new(&pp_allocator, &sym, &err) != 0)
             sym = NULL;
+        if (sym)
+            pprof_symbolizer_separate_debug(sym, shim_cfg.full_symbols);
         if (maps)
             pprof_mappings_refresh(maps, NULL);
         for (int k = 0; k < SHIM_PROF_COUNT; k++)

@@ -140,7 +140,7 @@ static void snap_bucket(uint64_t key, void *val, void *ctx) {
     for (heap_bucket *b = val; b; b = b->next) {
         if (b->alloc_n == 0)
             continue;
-        shim_sample *sm = shim_snapshot_add(c->s);
+        shim_sample *sm = shim_snapshot_add(c->s, 1);
         if (!sm)
             return;
         sm->stack = b->stack;
@@ -148,7 +148,6 @@ static void snap_bucket(uint64_t key, void *val, void *ctx) {
         pprof_scale_heap_sample(b->alloc_n - b->free_n, b->alloc_b - b->free_b, c->rate,
                                 &sm->values[2], &sm->values[3]);
         sm->labels[0] = (shim_label){PPROF_LABEL_BYTES, NULL, (int64_t)b->size, NULL};
-        sm->n_labels = 1;
     }
 }
 

@@ -154,7 +154,7 @@ SHIM_EXPORT const gomap_hooks mapprof_gomap_hooks = {
 static void snap_grow(uint64_t key, void *val, void *ctx) {
     (void)key;
     for (grow_bucket *b = val; b; b = b->next) {
-        shim_sample *sm = shim_snapshot_add(ctx);
+        shim_sample *sm = shim_snapshot_add(ctx, 4);
         if (!sm)
             return;
         sm->stack = b->stack;
@@ -166,7 +166,6 @@ static void snap_grow(uint64_t key, void *val, void *ctx) {
         sm->labels[1] = (shim_label){PPROF_LABEL_TYPE, b->type, 0, NULL};
         sm->labels[2] = (shim_label){PPROF_LABEL_FROM_B, NULL, b->from_B, PPROF_UNIT_B};
         sm->labels[3] = (shim_label){PPROF_LABEL_TO_B, NULL, b->to_B, PPROF_UNIT_B};
-        sm->n_labels = 4;
     }
 }
 
@@ -182,7 +181,7 @@ static void snap_map(uint64_t key, void *val, void *ctx) {
     live_map *lm = val;
     gomap_stats st;
     gomap_get_stats(lm->m, &st);
-    shim_sample *sm = shim_snapshot_add(ctx);
+    shim_sample *sm = shim_snapshot_add(ctx, 3);
     if (!sm)
         return;
     sm->stack = lm->stack;
@@ -194,7 +193,6 @@ static void snap_map(uint64_t key, void *val, void *ctx) {
     sm->labels[0] = (shim_label){PPROF_LABEL_B, NULL, st.B, PPROF_UNIT_B};
     sm->labels[1] = (shim_label){PPROF_LABEL_GROWS, NULL, (int64_t)st.grows, PPROF_UNIT_COUNT};
     sm->labels[2] = (shim_label){PPROF_LABEL_TYPE, lm->type, 0, NULL};
-    sm->n_labels = 3;
 }
 
 void shim_maps_snapshot(shim_snapshot *s) {

@@ -307,7 +307,7 @@ struct snap_ctx {
 
 static void snap_bucket(uint64_t key, void *val, void *ctx) {
     cont_bucket *b = val;
-    shim_sample *sm = shim_snapshot_add(((struct snap_ctx *)ctx)->s);
+    shim_sample *sm = shim_snapshot_add(((struct snap_ctx *)ctx)->s, 0);
     if (!sm)
         return;
     sm->stack = (const shim_stack *)(uintptr_t)key;

@@ -181,10 +181,11 @@ void shim_table_clear(shim_table *t);
 
 uint64_t shim_hash64(uint64_t x);
 
-/* Allocation for shim tables and records: the real allocator with the
- * guard set by the caller. Zeroed. */
+/* Allocation for shim tables and records (mem.c): private mmap'd memory,
+ * never the host's arenas. Zeroed, 16-byte aligned, errno preserved. */
 void *shim_calloc(size_t size);
 void shim_free(void *p);
+void shim_mem_lock_all(bool lock); /* around fork */
 
 /* -------------------------------------------------------------- stacks */
 
@@ -242,21 +243,29 @@ typedef struct shim_label {
     const char *unit; /* numeric unit or NULL */
 } shim_label;
 
+/* Records are as long as their labels need (a heap sample: 88 bytes), in
+ * chunks that never move: a dump of tens of thousands of heap buckets
+ * must not cost its host tens of MiB (shim memory target: 8 MiB). */
 typedef struct shim_sample {
     const shim_stack *stack;
     int64_t values[5];
-    shim_label labels[SHIM_MAX_LABELS];
     int n_labels;
+    shim_label labels[]; /* n_labels */
 } shim_sample;
 
+typedef struct shim_snap_chunk shim_snap_chunk;
+
 typedef struct shim_snapshot {
-    shim_sample *samples;
-    size_t n, cap;
+    shim_snap_chunk *first, *last;
+    size_t n;
     uint64_t dropped; /* events lost (no memory, table full) */
 } shim_snapshot;
 
-/* Append a zeroed sample; NULL when out of memory (counted as dropped). */
-shim_sample *shim_snapshot_add(shim_snapshot *s);
+/* Append a zeroed sample with room for n_labels (<= SHIM_MAX_LABELS)
+ * labels, n_labels set; NULL when out of memory (counted as dropped). */
+shim_sample *shim_snapshot_add(shim_snapshot *s, int n_labels);
+/* Visit the samples in insertion order. */
+void shim_snapshot_each(const shim_snapshot *s, void (*fn)(const shim_sample *, void *), void *ctx);
 void shim_snapshot_free(shim_snapshot *s);
 
 /* Producers: fill the snapshot of one kind (called with the guard set). */

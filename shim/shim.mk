@@ -1,14 +1,16 @@
 # shim/: the preloaded profiler, libmapprof.so.
 #
-# The pure pieces (config, sampler) also go into libshim_core.a, which the
-# unit tests link; the interposers must never be linked into the test
-# runner (they would replace its malloc), so the archive excludes them.
+# The pure pieces (config, sampler, private memory, table) also go into
+# libshim_core.a, which the unit tests link; the interposers must never be
+# linked into the test runner (they would replace its malloc), so the
+# archive excludes them.
 # libmapprof.so links pprof/ and map/ statically; exports.map keeps every
 # symbol local except the interposed functions, mapprof_gomap_hooks and the
 # public API of shim/mapprof.h.
 SHIM_SRCS      := $(sort $(wildcard shim/*.c))
 SHIM_OBJS      := $(patsubst %.c,$(B)/obj/%.o,$(SHIM_SRCS))
-SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c)
+SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c shim/mem.c shim/table.c \
+                    shim/util.c)
 SHIM_SO        := $(B)/libmapprof.so
 SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -lm -ldl -lpthread
 

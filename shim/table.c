@@ -10,8 +10,8 @@
  * Why not libgomap: these tables are touched from inside malloc/free and
  * pthread hooks, so they must depend on nothing that could itself be
  * profiled, change behaviour, or be mid-rewrite; 100 lines are enough.
- * Memory comes from the real allocator (callers hold the guard); a failed
- * growth leaves the table unchanged. Not locked: callers lock.
+ * Memory comes from the shim's private allocator (mem.c); a failed growth
+ * leaves the table unchanged. Not locked: callers lock.
  */
 #include <string.h>
 
@@ -24,14 +24,6 @@ uint64_t shim_hash64(uint64_t x) {
     x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return x;
-}
-
-void *shim_calloc(size_t size) {
-    return shim_real.calloc(1, size);
-}
-
-void shim_free(void *p) {
-    shim_real.free(p);
 }
 
 static size_t slot_of(const shim_table *t, uint64_t key) {

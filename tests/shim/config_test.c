@@ -48,6 +48,7 @@ TEST(shim, config_defaults) {
     CHECK_EQ_U(c.interval, 0);
     CHECK_EQ_I(c.signal, 0);
     CHECK(!c.seed_set);
+    CHECK(!c.full_symbols);
 }
 
 TEST(shim, config_valid_values) {
@@ -59,7 +60,8 @@ TEST(shim, config_valid_values) {
                            {"MAPPROF_SEED", "0"},
                            {"MAPPROF_DEPTH", "32"},
                            {"MAPPROF_INTERVAL", "5"},
-                           {"MAPPROF_SIGNAL", "SIGUSR2"}}};
+                           {"MAPPROF_SIGNAL", "SIGUSR2"},
+                           {"MAPPROF_SYMBOLS", "full"}}};
     shim_config c;
     CHECK_EQ_I(parse1(&c, &e, "/"), 0);
     CHECK_EQ_S(c.out, "/out/prof");
@@ -72,6 +74,7 @@ TEST(shim, config_valid_values) {
     CHECK_EQ_U(c.depth, 32);
     CHECK_EQ_U(c.interval, 5);
     CHECK_EQ_I(c.signal, SIGUSR2);
+    CHECK(c.full_symbols);
 
     struct env abs = {.kv = {{"MAPPROF_OUT", "/tmp/x/p"}, {"MAPPROF_SIGNAL", "12"}}};
     CHECK_EQ_I(parse1(&c, &abs, "/elsewhere"), 0);
@@ -105,6 +108,7 @@ TEST(shim, config_bad_values_fall_back) {
         {"MAPPROF_PROFILES", ","},
         {"MAPPROF_OUT", ""},
         {"MAPPROF_OUT", "dir/"},
+        {"MAPPROF_SYMBOLS", "lines"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct env e = {.kv = {{bad[i][0], bad[i][1]}}};
@@ -125,6 +129,7 @@ TEST(shim, config_bad_values_fall_back) {
         CHECK_EQ_U(c.depth, d.depth);
         CHECK_EQ_U(c.interval, d.interval);
         CHECK_EQ_I(c.signal, d.signal);
+        CHECK_EQ_I(c.full_symbols, d.full_symbols);
         CHECK(!c.seed_set);
     }
 }
