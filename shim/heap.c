@@ -2,10 +2,20 @@
  * heap.c — the malloc family, interposed: sampling by bytes on the way in,
  * forgetting sampled blocks on the way out.
  *
- * Fast path (per call): a lazy-resolution check, the guard, a TLS
- * subtract-and-test (shim_sampler_take, mean MAPPROF_HEAP_RATE), the real
- * call with the guard set (so whatever the real allocator does - mmap
- * hooks, pthread locks of a foreign allocator - passes through us).
+ * Fast path (malloc, free, calloc, realloc): this thread's byte countdown
+ * (mean MAPPROF_HEAP_RATE) minus the request stays >= 0, the pointer is
+ * not page-aligned (free), and glibc is the real allocator (shim_direct):
+ * then the call goes straight to glibc, a tail call, with nothing else
+ * looked at - no guard, no state, no configuration. Everything else
+ * (a sample point crossed, a page-aligned free, before resolution, a
+ * foreign allocator) takes the complete path below, which counts the
+ * request itself, so the two never disagree. Bytes the shim allocates
+ * itself (guard set) count down too but are never sampled: sample points
+ * form a Poisson process over all bytes, and dropping those that land on
+ * the shim's own bytes leaves the host's bytes sampled at the same rate.
+ * Before the constructor nothing is counted (seeds must be reproducible);
+ * when the heap profile is off or the shim has finished, the countdown is
+ * parked at INT64_MAX so the fast path takes every call.
  * The sampling decision is made BEFORE the real call, so a sampled block
  * can be allocated page-aligned (memalign(4096)): free() then looks a
  * pointer up only when it is page-aligned and some sampled block is live,
@@ -32,11 +42,30 @@
 
 #define PAGE 4096u
 
-static inline bool take_sample(size_t n) {
+/* The complete sampling decision for n bytes. */
+static bool take_sample(size_t n) {
     shim_tls *t = &shim_tls_v;
-    if (SHIM_UNLIKELY(t->guard) || !shim_recording() || !shim_profile_on(SHIM_PROF_HEAP))
+    int st = __atomic_load_n(&shim_state, __ATOMIC_RELAXED);
+    if (st == SHIM_OFF)
         return false;
-    return shim_sampler_take(&t->heap, n, shim_cfg.heap_rate);
+    if (st != SHIM_ACTIVE || !shim_profile_on(SHIM_PROF_HEAP)) {
+        t->heap.left = INT64_MAX;
+        return false;
+    }
+    bool crossed = shim_sampler_take(&t->heap, n, shim_cfg.heap_rate);
+    return crossed && !t->guard;
+}
+
+/* The fast-path test: commits the countdown when no sample point is
+ * crossed, and says whether the call may go straight to glibc. */
+static inline bool fast_ok(size_t n, const void *direct) {
+    shim_tls *t = &shim_tls_v;
+    int64_t left = t->heap.left - shim_sampler_weight(n);
+    if (SHIM_LIKELY(left >= 0 && direct != NULL)) {
+        t->heap.left = left;
+        return true;
+    }
+    return false;
 }
 
 static inline bool pow2(size_t a) {
@@ -56,7 +85,7 @@ static void *sampled(size_t n, size_t align, bool zero) {
     return p;
 }
 
-SHIM_EXPORT void *malloc(size_t n) {
+static __attribute__((noinline)) void *malloc_slow(size_t n) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, 16);
     if (SHIM_UNLIKELY(take_sample(n)))
@@ -69,7 +98,14 @@ SHIM_EXPORT void *malloc(size_t n) {
     return p;
 }
 
-SHIM_EXPORT void free(void *p) {
+SHIM_EXPORT void *malloc(size_t n) {
+    void *(*direct)(size_t) = shim_direct.malloc;
+    if (SHIM_LIKELY(fast_ok(n, (const void *)direct)))
+        return direct(n);
+    return malloc_slow(n);
+}
+
+static __attribute__((noinline)) void free_slow(void *p) {
     if (!p || SHIM_UNLIKELY(shim_boot_owns(p)))
         return;
     if (SHIM_UNLIKELY(!shim_real_ready()))
@@ -81,7 +117,15 @@ SHIM_EXPORT void free(void *p) {
     shim_leave(was);
 }
 
-SHIM_EXPORT void *calloc(size_t n, size_t size) {
+SHIM_EXPORT void free(void *p) {
+    void (*direct)(void *) = shim_direct.free;
+    /* Sampled blocks are page-aligned: any other pointer is glibc's alone. */
+    if (SHIM_LIKELY(((uintptr_t)p & (PAGE - 1)) != 0 && direct != NULL && !shim_boot_owns(p)))
+        return direct(p);
+    free_slow(p);
+}
+
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t size) {
     size_t total;
     bool overflow = __builtin_mul_overflow(n, size, &total);
     if (SHIM_UNLIKELY(!shim_real_ready())) {
@@ -99,7 +143,16 @@ SHIM_EXPORT void *calloc(size_t n, size_t size) {
     return p;
 }
 
-SHIM_EXPORT void *realloc(void *p, size_t n) {
+SHIM_EXPORT void *calloc(size_t n, size_t size) {
+    void *(*direct)(size_t, size_t) = shim_direct.calloc;
+    size_t total;
+    if (SHIM_LIKELY(!__builtin_mul_overflow(n, size, &total) &&
+                    fast_ok(total, (const void *)direct)))
+        return direct(n, size);
+    return calloc_slow(n, size);
+}
+
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
     if (!p)
         return malloc(n);
     if (SHIM_UNLIKELY(shim_boot_owns(p))) {
@@ -151,6 +204,15 @@ SHIM_EXPORT void *realloc(void *p, size_t n) {
             shim_heap_reattach(p, rec); /* the old block is still live */
     }
     return q;
+}
+
+SHIM_EXPORT void *realloc(void *p, size_t n) {
+    void *(*direct)(void *, size_t) = shim_direct.realloc;
+    /* Not NULL, not sampled (page-aligned), not the pool, not a free. */
+    if (SHIM_LIKELY(((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 && !shim_boot_owns(p) &&
+                    fast_ok(n, (const void *)direct)))
+        return direct(p, n);
+    return realloc_slow(p, n);
 }
 
 SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n) {

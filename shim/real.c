@@ -19,13 +19,15 @@
  */
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "shim/shim.h"
 
 shim_real_fns shim_real;
+shim_direct_fns shim_direct;
 
-static _Alignas(64) unsigned char boot_pool[64 * 1024];
+_Alignas(64) unsigned char shim_boot_pool[SHIM_BOOT_POOL_SIZE];
 static size_t boot_used; /* atomic bump offset */
 
 void *shim_boot_alloc(size_t size, size_t align) {
@@ -34,24 +36,40 @@ void *shim_boot_alloc(size_t size, size_t align) {
     for (;;) {
         size_t cur = __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
         size_t start = (cur + align - 1) & ~(align - 1);
-        if (start + size < start || start + size > sizeof boot_pool) {
+        if (start + size < start || start + size > sizeof shim_boot_pool) {
             static const char msg[] = "mapprof: bootstrap pool exhausted\n";
             (void)!write(2, msg, sizeof msg - 1);
             abort();
         }
         if (__atomic_compare_exchange_n(&boot_used, &cur, start + size, false, __ATOMIC_RELAXED,
                                         __ATOMIC_RELAXED))
-            return boot_pool + start; /* static storage: already zero */
+            return shim_boot_pool + start; /* static storage: already zero */
     }
 }
 
 size_t shim_boot_avail(const void *p) {
-    return (size_t)(boot_pool + sizeof boot_pool - (const unsigned char *)p);
+    return (size_t)(shim_boot_pool + sizeof shim_boot_pool - (const unsigned char *)p);
 }
 
-bool shim_boot_owns(const void *p) {
-    return (const unsigned char *)p >= boot_pool &&
-           (const unsigned char *)p < boot_pool + sizeof boot_pool;
+/* Is the object defining f glibc itself (libc.so.6)? */
+static bool in_libc(void *f) {
+    Dl_info info;
+    if (!f || !dladdr(f, &info) || !info.dli_fname)
+        return false;
+    const char *slash = strrchr(info.dli_fname, '/');
+    const char *base = slash ? slash + 1 : info.dli_fname;
+    return strncmp(base, "libc.so", 7) == 0;
+}
+
+/* shim_direct: only when the whole malloc family is glibc's. */
+static void publish_direct(void *m) {
+    if (!in_libc(m) || !in_libc((void *)shim_real.free) || !in_libc((void *)shim_real.calloc) ||
+        !in_libc((void *)shim_real.realloc))
+        return;
+    shim_direct.free = shim_real.free;
+    shim_direct.calloc = shim_real.calloc;
+    shim_direct.realloc = shim_real.realloc;
+    __atomic_store_n((void **)&shim_direct.malloc, m, __ATOMIC_RELEASE);
 }
 
 static void *next(const char *name) {
@@ -124,6 +142,7 @@ bool shim_real_resolve(void) {
         (void)!write(2, msg, sizeof msg - 1);
         abort();
     }
+    publish_direct(m);
     __atomic_store_n(&resolve_state, 2, __ATOMIC_RELEASE);
     return true;
 }

@@ -120,9 +120,29 @@ static inline bool shim_real_ready(void) {
     return SHIM_LIKELY(__atomic_load_n(&shim_real.malloc, __ATOMIC_ACQUIRE) != NULL) ||
            shim_real_resolve();
 }
+/*
+ * The fast paths' view of the real functions: glibc's malloc, free, calloc
+ * and realloc when they are the next definitions (the usual case), else
+ * NULL, which sends every call down the complete path. Called directly,
+ * without the guard: glibc's allocator calls no interposable function. A
+ * foreign allocator (a preloaded tcmalloc) may take pthread locks or
+ * allocate, so its calls keep the guard. Published after shim_real.
+ */
+typedef struct shim_direct_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+} shim_direct_fns;
+extern shim_direct_fns shim_direct;
+
 /* Bootstrap bump pool for allocations made while dlsym runs. */
+#define SHIM_BOOT_POOL_SIZE (64 * 1024)
+extern unsigned char shim_boot_pool[SHIM_BOOT_POOL_SIZE];
 void *shim_boot_alloc(size_t size, size_t align);
-bool shim_boot_owns(const void *p);
+static inline bool shim_boot_owns(const void *p) {
+    return (uintptr_t)p - (uintptr_t)shim_boot_pool < SHIM_BOOT_POOL_SIZE;
+}
 size_t shim_boot_avail(const void *p); /* bytes from p to the pool's end */
 
 /* --------------------------------------------------------------- state */
