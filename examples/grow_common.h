@@ -7,24 +7,13 @@
 #ifndef EXAMPLES_GROW_COMMON_H
 #define EXAMPLES_GROW_COMMON_H
 
+#include "examples/example.h"
 #include "map/gomap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static size_t example_arg_count(int argc, char **argv, size_t dflt) {
-    if (argc < 2)
-        return dflt;
-    char *end = NULL;
-    unsigned long long n = strtoull(argv[1], &end, 10);
-    if (!*argv[1] || *end || n == 0 || n > (1ull << 32)) {
-        fprintf(stderr, "usage: %s [N]   (N: keys to insert, 1..2^32)\n", argv[0]);
-        exit(2);
-    }
-    return (size_t)n;
-}
 
 /* load_users stands for the application code a profile should point at. */
 __attribute__((noinline)) static int load_users(gomap *m, size_t n) {
@@ -43,8 +32,8 @@ __attribute__((noinline)) static int load_users(gomap *m, size_t n) {
 }
 
 static int example_grow_main(int argc, char **argv, int use_hint) {
-    const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-    size_t n = example_arg_count(argc, argv, 1000000);
+    const char *name = example_name(argv);
+    size_t n = example_count_arg(argc, argv, 1000000, (size_t)1 << 32, "keys to insert");
     gomap *m = NULL;
     if (gomap_new(&gomap_type_u64_u64, use_hint ? n : 0, NULL, &m) < 0) {
         fprintf(stderr, "%s: out of memory\n", name);
