@@ -1,13 +1,25 @@
 /*
  * heapprof.c — the heap profile's data: sampled blocks still alive, and
- * per-(stack, block size) counters, Go's memory-profile buckets.
+ * per-(stack, size class) counters, Go's memory-profile buckets.
  *
- * A bucket counts sampled allocations and frees of one size from one
- * stack (raw, unscaled); Go's scaleHeapSample is applied when the
- * snapshot is taken, per bucket, so the unbiasing is exactly Go's. The
- * live table maps a sampled block's address to its bucket; heap.c makes
- * every sampled block page-aligned so free() only looks here for
- * page-aligned pointers, and only while shim_heap_live != 0.
+ * Buckets: Go keys its buckets by stack and size class (it records the
+ * rounded size). A program allocating sizes spread over a range would
+ * otherwise get one bucket per distinct size: bench-shim's heap workload
+ * made 28,000, which the dump then spent ~40 ms turning into samples. So a
+ * bucket holds one stack and one size class: 16-byte steps up to 1 KiB,
+ * then 8 classes per power of two (steps of at most 12.5 %). Each bucket
+ * keeps the exact requested bytes, so the `bytes` label is the blocks'
+ * average requested size (exact when they are all alike, as Go's is).
+ *
+ * Unbiasing: each sampled block carries its own weight 1/(1-exp(-s/R)),
+ * the inverse of its probability of being sampled (Go's scaleHeapSample
+ * for one block), and buckets sum weights and weighted bytes, so the
+ * estimate is exact in expectation whatever sizes share a bucket (with
+ * equal sizes it equals Go's per-bucket scaling). Raw counts are kept for
+ * the label and for tests. The live table maps a sampled block's address
+ * to a small record (bucket, size, weight); heap.c makes every sampled
+ * block page-aligned so free() only looks here for page-aligned pointers,
+ * and only while shim_heap_live != 0.
  *
  * Ordering rule (preload.md §4): a block is inserted after the real
  * allocation returned and removed before the real free runs, so another
@@ -19,6 +31,7 @@
  * unwinding.
  */
 #include <errno.h>
+#include <math.h>
 
 #include "pprof/conventions.h"
 #include "shim/shim.h"
@@ -26,33 +39,41 @@
 typedef struct heap_bucket {
     struct heap_bucket *next; /* same-hash chain */
     const shim_stack *stack;
-    uint64_t size;            /* requested bytes of every block here */
-    int64_t alloc_n, alloc_b; /* sampled allocations: count, bytes */
-    int64_t free_n, free_b;   /* of which freed */
+    uint64_t cls;             /* size class */
+    int64_t alloc_n, alloc_b; /* sampled allocations: count, requested bytes */
+    int64_t free_n;           /* of which freed */
+    double w_alloc_n, w_alloc_b, w_free_n, w_free_b; /* the same, weighted */
 } heap_bucket;
+
+/* One live sampled block. */
+typedef struct live_block {
+    heap_bucket *b;
+    uint64_t size;
+    double weight;
+} live_block;
 
 uint64_t shim_heap_live; /* entries in live; read racily by free() */
 
 static shim_spin heap_lock;
-static shim_table buckets; /* hash(stack, size) -> bucket chain */
-static shim_table live;    /* block address -> bucket */
+static shim_table buckets; /* hash(stack, class) -> bucket chain */
+static shim_table live;    /* block address -> live_block */
 static uint64_t dropped, conflicts;
 
-static uint64_t bucket_key(const shim_stack *st, uint64_t size) {
-    return shim_hash64(st->hash ^ shim_hash64(size)) | 1;
+static uint64_t bucket_key(const shim_stack *st, uint64_t cls) {
+    return shim_hash64(st->hash ^ shim_hash64(cls + 1)) | 1;
 }
 
-static heap_bucket *bucket_for(const shim_stack *st, uint64_t size) {
-    uint64_t k = bucket_key(st, size);
+static heap_bucket *bucket_for(const shim_stack *st, uint64_t cls) {
+    uint64_t k = bucket_key(st, cls);
     heap_bucket *head = shim_table_get(&buckets, k);
     for (heap_bucket *b = head; b; b = b->next)
-        if (b->stack == st && b->size == size)
+        if (b->stack == st && b->cls == cls)
             return b;
     heap_bucket *b = shim_calloc(sizeof *b);
     if (!b)
         return NULL;
     b->stack = st;
-    b->size = size;
+    b->cls = cls;
     b->next = head;
     if (shim_table_put(&buckets, k, b) < 0) {
         shim_free(b);
@@ -61,9 +82,13 @@ static heap_bucket *bucket_for(const shim_stack *st, uint64_t size) {
     return b;
 }
 
-static void count_free(heap_bucket *b) {
+/* Count a live block as freed and drop its record (heap_lock held). */
+static void count_free(live_block *lb) {
+    heap_bucket *b = lb->b;
     b->free_n++;
-    b->free_b += (int64_t)b->size;
+    b->w_free_n += lb->weight;
+    b->w_free_b += lb->weight * (double)lb->size;
+    shim_free(lb);
 }
 
 void shim_heap_record(void *p, size_t size) {
@@ -71,14 +96,19 @@ void shim_heap_record(void *p, size_t size) {
     int was = shim_enter();
     int64_t t0 = shim_now_ns();
     const shim_stack *st = shim_stack_here();
+    double w = shim_heap_weight(size, shim_cfg.heap_rate);
+    live_block *lb = shim_calloc(sizeof *lb);
     shim_spin_lock(&heap_lock);
-    heap_bucket *b = st ? bucket_for(st, size) : NULL;
+    heap_bucket *b = st && lb ? bucket_for(st, shim_heap_size_class(size)) : NULL;
     if (!b) {
         dropped++;
+        shim_free(lb);
     } else {
-        heap_bucket *old = shim_table_get(&live, (uint64_t)(uintptr_t)p);
-        if (shim_table_put(&live, (uint64_t)(uintptr_t)p, b) < 0) {
+        *lb = (live_block){b, size, w};
+        live_block *old = shim_table_get(&live, (uint64_t)(uintptr_t)p);
+        if (shim_table_put(&live, (uint64_t)(uintptr_t)p, lb) < 0) {
             dropped++;
+            shim_free(lb);
         } else {
             if (old) {
                 count_free(old);
@@ -86,6 +116,8 @@ void shim_heap_record(void *p, size_t size) {
             }
             b->alloc_n++;
             b->alloc_b += (int64_t)size;
+            b->w_alloc_n += w;
+            b->w_alloc_b += w * (double)size;
         }
     }
     __atomic_store_n(&shim_heap_live, live.len, __ATOMIC_RELAXED);
@@ -98,11 +130,11 @@ void shim_heap_record(void *p, size_t size) {
 void *shim_heap_detach(void *p) {
     int was = shim_enter();
     shim_spin_lock(&heap_lock);
-    void *b = shim_table_del(&live, (uint64_t)(uintptr_t)p);
+    void *lb = shim_table_del(&live, (uint64_t)(uintptr_t)p);
     __atomic_store_n(&shim_heap_live, live.len, __ATOMIC_RELAXED);
     shim_spin_unlock(&heap_lock);
     shim_leave(was);
-    return b;
+    return lb;
 }
 
 void shim_heap_reattach(void *p, void *rec) {
@@ -123,16 +155,25 @@ void shim_heap_release(void *rec) {
     shim_leave(was);
 }
 
+/* One lock round for the common case, a sampled block freed. */
 void shim_heap_forget(void *p) {
-    void *b = shim_heap_detach(p);
-    if (b)
-        shim_heap_release(b);
+    int was = shim_enter();
+    shim_spin_lock(&heap_lock);
+    live_block *lb = shim_table_del(&live, (uint64_t)(uintptr_t)p);
+    if (lb)
+        count_free(lb);
+    __atomic_store_n(&shim_heap_live, live.len, __ATOMIC_RELAXED);
+    shim_spin_unlock(&heap_lock);
+    shim_leave(was);
 }
 
 struct snap_ctx {
     shim_snapshot *s;
-    int64_t rate;
 };
+
+static int64_t rounded(double x) {
+    return (int64_t)(x + 0.5);
+}
 
 static void snap_bucket(uint64_t key, void *val, void *ctx) {
     (void)key;
@@ -144,15 +185,16 @@ static void snap_bucket(uint64_t key, void *val, void *ctx) {
         if (!sm)
             return;
         sm->stack = b->stack;
-        pprof_scale_heap_sample(b->alloc_n, b->alloc_b, c->rate, &sm->values[0], &sm->values[1]);
-        pprof_scale_heap_sample(b->alloc_n - b->free_n, b->alloc_b - b->free_b, c->rate,
-                                &sm->values[2], &sm->values[3]);
-        sm->labels[0] = (shim_label){PPROF_LABEL_BYTES, NULL, (int64_t)b->size, NULL};
+        sm->values[0] = rounded(b->w_alloc_n);
+        sm->values[1] = rounded(b->w_alloc_b);
+        sm->values[2] = b->alloc_n == b->free_n ? 0 : rounded(b->w_alloc_n - b->w_free_n);
+        sm->values[3] = b->alloc_n == b->free_n ? 0 : rounded(b->w_alloc_b - b->w_free_b);
+        sm->labels[0] = (shim_label){PPROF_LABEL_BYTES, NULL, b->alloc_b / b->alloc_n, NULL};
     }
 }
 
 void shim_heap_snapshot(shim_snapshot *s) {
-    struct snap_ctx c = {s, (int64_t)shim_cfg.heap_rate};
+    struct snap_ctx c = {s};
     shim_spin_lock(&heap_lock);
     shim_table_each(&buckets, snap_bucket, &c);
     s->dropped += dropped;

@@ -71,3 +71,16 @@ int64_t shim_sampler_gap(shim_sampler *s, uint64_t mean) {
         g = 9.2e18;
     return (int64_t)g;
 }
+
+uint64_t shim_heap_size_class(uint64_t size) {
+    if (size <= 1024)
+        return (size + 15) / 16;
+    unsigned e = 63u - (unsigned)__builtin_clzll(size); /* >= 10 */
+    return 65 + (uint64_t)(e - 10) * 8 + ((size >> (e - 3)) & 7);
+}
+
+double shim_heap_weight(uint64_t size, uint64_t rate) {
+    if (rate <= 1 || size == 0)
+        return 1;
+    return 1 / -expm1(-(double)size / (double)rate);
+}

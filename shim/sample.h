@@ -56,4 +56,13 @@ static inline bool shim_sampler_take(shim_sampler *s, uint64_t w, uint64_t mean)
     return shim_sampler_cross(s, w, mean);
 }
 
+/* Heap buckets' size classes (heapprof.c): 16-byte steps up to 1 KiB,
+ * then 8 classes per power of two; monotonic in size. */
+uint64_t shim_heap_size_class(uint64_t size);
+
+/* A sampled block's weight, the inverse of its probability of being
+ * sampled at mean rate bytes: 1 / (1 - exp(-size / rate)); 1 when every
+ * allocation is sampled (rate <= 1). */
+double shim_heap_weight(uint64_t size, uint64_t rate);
+
 #endif

@@ -81,3 +81,47 @@ TEST(shim, sample_huge_weight_does_not_wrap) {
     CHECK(shim_sampler_take(&s, UINT64_MAX - 4096, 1000));
     CHECK(s.left >= 0);
 }
+
+/* Size classes: monotonic, 16-byte steps to 1 KiB, then no class wider
+ * than 1/8 of its sizes (the `bytes` label stays within 12.5 %). */
+TEST(shim, heap_size_classes) {
+    uint64_t prev = shim_heap_size_class(0), lo = 0;
+    CHECK_EQ_U(shim_heap_size_class(16), 1);
+    CHECK_EQ_U(shim_heap_size_class(17), 2);
+    CHECK_EQ_U(shim_heap_size_class(1024), 64);
+    for (uint64_t s = 1; s < (1u << 22); s += 1 + s / 4096) {
+        uint64_t c = shim_heap_size_class(s);
+        CHECK_MSG(c == prev || c == prev + 1, "size %" PRIu64 ": class %" PRIu64 " after %" PRIu64,
+                  s, c, prev);
+        if (c != prev) {
+            lo = s;
+            prev = c;
+        }
+        CHECK_MSG(s <= 1024 ? s - lo < 16 : (s - lo) * 8 <= lo,
+                  "size %" PRIu64 " in class from %" PRIu64, s, lo);
+    }
+    CHECK(shim_heap_size_class(UINT64_MAX) > shim_heap_size_class(UINT64_MAX / 2));
+}
+
+/* The per-block weight makes the byte-sampler's estimate unbiased for any
+ * mix of sizes: a Monte Carlo run over 4,000 streams of mixed blocks. */
+TEST(shim, heap_weight_unbiased) {
+    const uint64_t rate = 65536;
+    double est = 0, truth = 0;
+    uint64_t r = th_seed() | 1;
+    for (int run = 0; run < 4000; run++) {
+        shim_sampler s;
+        shim_sampler_seed(&s, r + (uint64_t)run, rate);
+        for (int i = 0; i < 2000; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            uint64_t size = r % 8 == 0 ? 4096 + (r >> 8) % 200000 : 1 + (r >> 8) % 600;
+            truth += (double)size;
+            if (shim_sampler_take(&s, size, rate))
+                est += shim_heap_weight(size, rate) * (double)size;
+        }
+    }
+    double rel = est / truth - 1;
+    CHECK_MSG(rel > -0.01 && rel < 0.01, "estimate off by %.2f%%", rel * 100);
+    CHECK(shim_heap_weight(100, 1) == 1);
+    CHECK(shim_heap_weight(0, 512) == 1);
+}
