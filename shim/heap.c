@@ -21,7 +21,8 @@
  * pointer up only when it is page-aligned and some sampled block is live,
  * which rules out ~99.6 % of frees with one AND (preload.md §4 (b)). The
  * cost is up to 4 KiB of slack per live sampled block (~2 K blocks per
- * GiB of live heap at the default rate), and a sampled calloc memsets.
+ * GiB of live heap at the default rate), and a sampled calloc memsets
+ * (except on glibc's fresh mmapped chunks, as glibc's calloc does).
  *
  * Semantics kept exactly: errno (slow paths save/restore it; failures
  * set what the real function sets), calloc overflow (delegated to the
@@ -72,13 +73,21 @@ static inline bool pow2(size_t a) {
     return a && !(a & (a - 1));
 }
 
+/* glibc serves requests above its mmap threshold with fresh (zero) pages
+ * and marks such chunks with bit 1 (IS_MMAPPED) of the size word before
+ * the block; its calloc skips the memset for them, and so does ours:
+ * touching every page of a big sampled calloc would also raise RSS. */
+static bool fresh_zero_pages(const void *p) {
+    return shim_direct.malloc != NULL && (((const size_t *)p)[-1] & 2) != 0;
+}
+
 /* A sampled block: page-aligned (see top), recorded after it exists. */
 static void *sampled(size_t n, size_t align, bool zero) {
     int was = shim_enter();
     void *p = shim_real.memalign(align < PAGE ? PAGE : align, n);
     shim_leave(was);
     if (p) {
-        if (zero)
+        if (zero && !fresh_zero_pages(p))
             memset(p, 0, n);
         shim_heap_record(p, n);
     }

@@ -90,8 +90,15 @@ static void final_dump(void) {
     shim_dump(SHIM_DUMP_EXIT, true);
 }
 
+/* With MAPPROF_SEED each fork child seeds its samplers from its parent's
+ * seed and its fork number there, so runs stay reproducible and no two
+ * processes of a tree (siblings, or a child and a grandchild) sample the
+ * same points. */
+static uint64_t forks, lineage_seed;
+
 static void fork_prepare(void) {
     shim_tls_v.guard++; /* stays set until parent/child below */
+    __atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
     shim_dump_lock_all(true);
     shim_mutex_lock_all(true);
     shim_maps_lock_all(true);
@@ -121,6 +128,9 @@ static void fork_child(void) {
     shim_dump_after_fork();
     if (!shim_cfg.seed_set)
         shim_sampler_base_seed((uint64_t)shim_start_mono_ns ^ (uint64_t)getpid(), false);
+    else
+        shim_sampler_base_seed(lineage_seed = shim_hash64(lineage_seed ^ shim_hash64(forks)), true);
+    forks = 0; /* the child's own children count from here */
     shim_tls_v.heap = (shim_sampler){0};
     shim_tls_v.event = (shim_sampler){0};
     if (__atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_FINISHED)
@@ -240,6 +250,7 @@ __attribute__((constructor)) static void shim_init(void) {
     shim_start_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     shim_start_mono_ns = shim_now_ns();
     owner_pid = getpid();
+    lineage_seed = shim_cfg.seed;
     shim_sampler_base_seed(shim_cfg.seed_set ? shim_cfg.seed
                                              : (uint64_t)shim_start_wall_ns ^ (uint64_t)owner_pid,
                            shim_cfg.seed_set);

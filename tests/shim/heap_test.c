@@ -63,3 +63,19 @@ TEST(shim, heap_accuracy) {
     pprof_profile_free(p);
     free(out);
 }
+
+/* A sampled big calloc stays lazily zeroed: RSS grows by the few pages
+ * read, not by 256 MiB (glibc's fresh mmapped chunks are not memset). */
+TEST(shim, heap_big_calloc_not_touched) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_HEAP_RATE=1", su_fixture("bigcalloc"));
+    CHECK_MSG(rc == 0, "%s", out);
+    long kb = -1;
+    const char *at = strstr(out, "rss_growth_kb ");
+    CHECK(at && sscanf(at, "rss_growth_kb %ld", &kb) == 1);
+    CHECK_MSG(kb < 16 * 1024, "RSS grew by %ld KiB", kb);
+    pprof_profile *p = su_load(su_prof(su_only_pid(), "heap"));
+    CHECK_EQ_I(su_sum(p, "alloc_space", "main", -1) >= (int64_t)256 << 20, 1);
+    pprof_profile_free(p);
+    free(out);
+}

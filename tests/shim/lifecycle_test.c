@@ -181,3 +181,33 @@ TEST(shim, public_dump_request) {
     CHECK_CONTAINS(out, "no profiler");
     free(out);
 }
+
+/* The sampled alloc_space of child_work in the profile of pid. */
+static int64_t child_bytes(int pid) {
+    pprof_profile *p = su_load(su_prof(pid, "heap"));
+    int64_t v = su_sum(p, "alloc_space", "child_work", -1);
+    pprof_profile_free(p);
+    return v;
+}
+
+/* MAPPROF_SEED: fork children sample differently from each other, and
+ * each the same way from one run to the next. */
+TEST(shim, seed_differs_per_fork_child_and_repeats) {
+    int64_t got[2][2];
+    for (int run = 0; run < 2; run++) {
+        char *out = NULL;
+        int rc = su_run(&out, "MAPPROF_HEAP_RATE=65536 MAPPROF_SEED=7 MAPPROF_PROFILES=heap",
+                        su_fixture("seedfork"));
+        CHECK_MSG(rc == 0, "%s", out);
+        int p1 = 0, p2 = 0;
+        CHECK_EQ_I(sscanf(out, "%d %d", &p1, &p2), 2);
+        got[run][0] = child_bytes(p1);
+        got[run][1] = child_bytes(p2);
+        free(out);
+    }
+    CHECK(got[0][0] > 0 && got[0][1] > 0);
+    CHECK_EQ_I(got[0][0], got[1][0]);
+    CHECK_EQ_I(got[0][1], got[1][1]);
+    CHECK_MSG(got[0][0] != got[0][1], "both children sampled %lld bytes: same points",
+              (long long)got[0][0]);
+}
