@@ -1,6 +1,7 @@
 /*
- * main.c — `mapprof VERB [ARGS]`: dispatch to the verb table.
- * New verbs (run, check, diff, merge) get a file and a row in `verbs`.
+ * main.c — `mapprof VERB [ARGS]`: dispatch to the verb table. Each verb
+ * lives in its own file and returns the exit status (cli.h): 0 ok, 1 a
+ * check failed, 2 usage or input error after one "mapprof ..." line.
  */
 #include "cli/cli.h"
 
@@ -12,14 +13,22 @@ static const struct verb {
     int (*fn)(int argc, char **argv);
     const char *help;
 } verbs[] = {
-    {"top", cli_top, "top [-n N] [--sample-index NAME] FILE...  flat/cum table by function"},
+    {"run", cli_run, "run [OPTIONS] -- CMD [ARGS...]    run CMD with the profiler preloaded"},
+    {"top", cli_top, "top [OPTIONS] FILE...              flat/cum table by function"},
+    {"check", cli_check, "check FILE... --max N [OPTIONS]    fail when a total exceeds a budget"},
+    {"diff", cli_diff, "diff BASE NEW [OPTIONS]            compare totals, noise-aware gate"},
+    {"merge", cli_merge, "merge -o OUT FILE...               merge profiles into one"},
 };
 
 static int usage(FILE *f) {
-    fprintf(f, "usage: mapprof VERB [ARGS]\nverbs:\n");
+    if (f == stderr) {
+        fprintf(f, "mapprof: no verb given (try mapprof --help)\n");
+        return 2;
+    }
+    fprintf(f, "usage: mapprof VERB [ARGS]  (mapprof VERB --help; man mapprof)\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         fprintf(f, "  mapprof %s\n", verbs[i].help);
-    return f == stderr ? 2 : 0;
+    return 0;
 }
 
 int main(int argc, char **argv) {

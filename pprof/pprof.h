@@ -260,6 +260,19 @@ PPROF_API void pprof_profile_release_bytes(const pprof_profile *p, uint8_t *data
  */
 PPROF_API int pprof_profile_write_file(const pprof_profile *p, const char *path, pprof_error *err);
 
+/*
+ * Merge n >= 1 profiles (e.g. one per process of a run) into a new one
+ * (merge.c): sample types and period types must be identical (-EINVAL
+ * otherwise); mappings, locations, functions and strings are re-interned
+ * (mappings matched by build id or file name, offset and size, so load
+ * addresses may differ); samples with the same stack and labels are summed
+ * (-EOVERFLOW if a sum overflows). The period is the largest, the time the
+ * earliest, comments the union. Inputs are not modified; the result uses
+ * allocator a (NULL: malloc/free) and is freed with pprof_profile_free.
+ */
+PPROF_API int pprof_profile_merge(const pprof_profile *const *in, size_t n,
+                                  const pprof_allocator *a, pprof_profile **out, pprof_error *err);
+
 #ifdef __cplusplus
 }
 #endif
