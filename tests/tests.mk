@@ -14,6 +14,15 @@ TEST_LIBS_ALL = $(foreach m,$(TEST_MODULES),$(TEST_LIBS_$(m)))
 TEST_DEPS_ALL = $(foreach m,$(TEST_MODULES),$(TEST_DEPS_$(m)))
 TEST_LIB_FILES = $(filter $(B)/%,$(TEST_LIBS_ALL))
 
-$(B)/tests/runner: $(TEST_OBJS) $(TEST_LIB_FILES)
+# The runner links the chosen modules' tests: a different TEST_MODULES must
+# relink it even when every object is up to date.
+$(B)/tests/modules.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(TEST_MODULES)' | cmp -s - $@ || echo '$(TEST_MODULES)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(B)/tests/runner: $(TEST_OBJS) $(TEST_LIB_FILES) $(B)/tests/modules.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(TEST_LIBS_ALL) -lpthread -lm -ldl
