@@ -29,11 +29,25 @@ struct parse_ctx {
     int ndiag;
 };
 
+/* The value as it may be shown: at most 200 bytes, control and non-ASCII
+ * bytes as \xNN, so a value can never forge a second diagnostic line. */
+static void printable(const char *val, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; val[i] && i < 200 && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)val[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    out[o] = 0;
+}
+
 static void complain(struct parse_ctx *pc, const char *var, const char *val, const char *why,
                      const char *dflt) {
-    char line[512];
-    snprintf(line, sizeof line, "mapprof: ignoring %s=\"%.200s\": %s; using %s", var, val, why,
-             dflt);
+    char line[1200], shown[1000];
+    printable(val, shown, sizeof shown);
+    snprintf(line, sizeof line, "mapprof: ignoring %s=\"%s\": %s; using %s", var, shown, why, dflt);
     pc->ndiag++;
     if (pc->diag)
         pc->diag(line, pc->ctx);
@@ -223,13 +237,12 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
             &cfg->mutex_rate);
     get_u64(&pc, get, "MAPPROF_GROW_RATE", 1, UINT64_C(1) << 32, SHIM_DEFAULT_GROW_RATE,
             &cfg->grow_rate);
-    if (get("MAPPROF_SEED", ctx)) {
-        uint64_t seed;
-        get_u64(&pc, get, "MAPPROF_SEED", 0, UINT64_MAX, 0, &seed);
-        cfg->seed = seed;
-        uint64_t check;
-        cfg->seed_set = parse_u64(get("MAPPROF_SEED", ctx), &check);
-    }
+    const char *seed = get("MAPPROF_SEED", ctx);
+    if (seed && parse_u64(seed, &cfg->seed))
+        cfg->seed_set = true;
+    else if (seed)
+        complain(&pc, "MAPPROF_SEED", seed, "not a non-negative decimal integer",
+                 "a random seed (recorded in the profiles' comments)");
     uint64_t v;
     get_u64(&pc, get, "MAPPROF_DEPTH", 1, SHIM_MAX_DEPTH, SHIM_DEFAULT_DEPTH, &v);
     cfg->depth = (unsigned)v;

@@ -24,6 +24,9 @@
  * signal handlers, surviving SIGKILL.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -162,7 +165,9 @@ static void add_sample(const shim_sample *sm, void *ctx) {
                                  (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
 }
 
-static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
+/* Returns 0 when written; otherwise pprof's error code, its text in msg. */
+static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, pprof_symbolizer *use_sym,
+                     char *msg, size_t cap) {
     shim_snapshot s = {0};
     switch (k) {
     case SHIM_PROF_HEAP:
@@ -209,7 +214,7 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     rc = ac.rc;
     shim_snapshot_free(&s); /* each stage frees what it consumed: a lower peak */
     if (rc == 0)
-        rc = pprof_builder_finish(b, maps, sym, &prof, &err);
+        rc = pprof_builder_finish(b, maps, use_sym, &prof, &err);
     pprof_builder_free(b);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s.%d.%s.pb.gz", shim_cfg.out, (int)getpid(),
@@ -217,7 +222,7 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why) {
     if (rc == 0)
         rc = pprof_profile_write_file(prof, path, &err);
     if (rc != 0)
-        shim_log("cannot write the %s profile: %s", shim_profile_name(k), err.msg);
+        snprintf(msg, cap, "%s", err.msg);
     pprof_profile_free(prof);
     return rc;
 }
@@ -253,12 +258,125 @@ static void wait_final_dump(void) {
         nanosleep(&ms, NULL);
 }
 
+/*
+ * libdw has no way to report an allocation failure: it prints and calls
+ * exit(1), which would change the host's exit status. So the symbolizer
+ * only runs when a trial allocation of the memory it may need succeeds
+ * (it fails under RLIMIT_AS or a strict overcommit policy); otherwise the
+ * profiles are written with addresses only (go tool pprof can symbolize
+ * them later) and one line says so.
+ */
+static bool room_to_symbolize(void) {
+    size_t need = shim_cfg.full_symbols ? (size_t)96 << 20 : (size_t)24 << 20;
+    void *p = shim_real.malloc(need);
+    shim_real.free(p);
+    return p != NULL;
+}
+
+/* One line per failed dump, and none when a later dump fails with the
+ * same error code (a missing directory under MAPPROF_INTERVAL must not
+ * flood stderr). */
+static void report_failure(int failed, int wanted, int code, const char *first) {
+    static int last_code;
+    if (code == last_code)
+        return;
+    last_code = code;
+    shim_log("cannot write %d of %d profiles: %s", failed, wanted, first);
+}
+
+struct dump_job {
+    enum shim_dump_reason why;
+    int failed;
+};
+
+/* The dump proper, under dump_lock, on the dump stack. */
+static void dump_locked(struct dump_job *job) {
+    int64_t t0 = shim_now_ns();
+    pprof_error err = {0};
+    if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
+        maps = NULL;
+    if (!sym && pprof_symbolizer_new(&pp_allocator, &sym, &err) != 0)
+        sym = NULL;
+    if (sym)
+        pprof_symbolizer_separate_debug(sym, shim_cfg.full_symbols);
+    if (maps)
+        pprof_mappings_refresh(maps, NULL);
+    pprof_symbolizer *use_sym = sym;
+    if (use_sym && !room_to_symbolize()) {
+        use_sym = NULL;
+        shim_log("low on memory: profiles written without symbols (go tool pprof can add them "
+                 "from the binaries)");
+    }
+    char first[320] = "", msg[256];
+    int wanted = 0, first_code = 0;
+    for (int k = 0; k < SHIM_PROF_COUNT; k++) {
+        if (!shim_profile_on((enum shim_profile_kind)k))
+            continue;
+        wanted++;
+        int rc = write_one((enum shim_profile_kind)k, job->why, use_sym, msg, sizeof msg);
+        if (rc != 0 && job->failed++ == 0) {
+            first_code = rc;
+            snprintf(first, sizeof first, "%s: %s", shim_profile_name((enum shim_profile_kind)k),
+                     msg);
+        }
+    }
+    if (job->failed)
+        report_failure(job->failed, wanted, first_code, first);
+    shim_account_ns(shim_now_ns() - t0);
+}
+
+/*
+ * Dumps run on a stack of their own: symbolization (libdw's line tables)
+ * needs more than 128 KiB, while the thread calling exit() may have a
+ * 16 KiB stack (PTHREAD_STACK_MIN) or run under `ulimit -s 128`. 1 MiB
+ * with a guard page, mapped at the first dump and kept; only the holder of
+ * dump_lock uses it. Without it (no memory), the dump runs where it is.
+ */
+#define DUMP_STACK (1u << 20)
+static void *dump_stack;
+static struct dump_job *current_job;
+static ucontext_t dump_ctx, caller_ctx;
+
+static void dump_trampoline(void) {
+    dump_locked(current_job);
+}
+
+static void dump_on_own_stack(struct dump_job *job) {
+    if (!dump_stack) {
+        void *m = mmap(NULL, DUMP_STACK + 4096, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (m != MAP_FAILED && mprotect(m, 4096, PROT_NONE) == 0)
+            dump_stack = m;
+        else if (m != MAP_FAILED)
+            munmap(m, DUMP_STACK + 4096);
+    }
+    if (!dump_stack || getcontext(&dump_ctx) != 0) {
+        dump_locked(job);
+        return;
+    }
+    dump_ctx.uc_stack.ss_sp = (char *)dump_stack + 4096;
+    dump_ctx.uc_stack.ss_size = DUMP_STACK;
+    dump_ctx.uc_link = &caller_ctx;
+    current_job = job;
+    makecontext(&dump_ctx, dump_trampoline, 0);
+    if (swapcontext(&caller_ctx, &dump_ctx) != 0)
+        dump_locked(job);
+}
+
 int shim_dump(enum shim_dump_reason why, bool final) {
     if (getpid() != shim_pid())
         return -1; /* vfork child (shares our memory) or an unreset fork child */
     int st = __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE);
     if (st != SHIM_ACTIVE && st != SHIM_FINISHED)
         return -1;
+    if (final && shim_tls_v.guard) {
+        /* exit() from a signal handler that interrupted the shim on this
+         * thread: a producer lock may be held right here, so the dump
+         * would wait forever for itself. */
+        shim_log("final dump skipped: the process exited from inside the profiler (a signal "
+                 "handler called exit)");
+        return -1;
+    }
     if (final && __atomic_exchange_n(&final_done, 1, __ATOMIC_ACQ_REL)) {
         int saved = errno;
         wait_final_dump();
@@ -269,36 +387,28 @@ int shim_dump(enum shim_dump_reason why, bool final) {
         __atomic_store_n(&final_tid, gettid(), __ATOMIC_RELEASE);
     if (!final && __atomic_load_n(&final_done, __ATOMIC_ACQUIRE))
         return -1;
-    int failed = 0;
+    struct dump_job job = {why, 0};
     int saved = errno;
     int was = shim_enter();
+    /* File I/O and libunwind's probes are cancellation points: a cancel
+     * acted on here would leave dump_lock held forever. */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     if (final) /* stop recording first: the snapshot is the last word */
         __atomic_store_n(&shim_state, SHIM_FINISHED, __ATOMIC_RELEASE);
     if (lock_dump(final)) {
-        int64_t t0 = shim_now_ns();
-        pprof_error err = {0};
-        if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
-            maps = NULL;
-        if (!sym && pprof_symbolizer_new(&pp_allocator, &sym, &err) != 0)
-            sym = NULL;
-        if (sym)
-            pprof_symbolizer_separate_debug(sym, shim_cfg.full_symbols);
-        if (maps)
-            pprof_mappings_refresh(maps, NULL);
-        for (int k = 0; k < SHIM_PROF_COUNT; k++)
-            if (shim_profile_on((enum shim_profile_kind)k))
-                failed |= write_one((enum shim_profile_kind)k, why) != 0;
-        shim_account_ns(shim_now_ns() - t0);
+        dump_on_own_stack(&job);
         shim_spin_unlock(&dump_lock);
     } else {
         shim_log("final dump skipped: another dump did not finish within 1 s");
-        failed = 1;
+        job.failed = 1;
     }
     if (final)
         __atomic_store_n(&final_finished, 1, __ATOMIC_RELEASE);
+    pthread_setcancelstate(cancel, NULL);
     shim_leave(was);
     errno = saved;
-    return failed ? -1 : 0;
+    return job.failed ? -1 : 0;
 }
 
 void shim_dump_note_dl(void) {

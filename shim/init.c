@@ -126,10 +126,12 @@ static void fork_child(void) {
     shim_maps_after_fork();
     shim_mutex_after_fork();
     shim_dump_after_fork();
-    if (!shim_cfg.seed_set)
-        shim_sampler_base_seed((uint64_t)shim_start_mono_ns ^ (uint64_t)getpid(), false);
+    if (!shim_cfg.seed_set) /* a fresh random seed, recorded as at start */
+        lineage_seed = shim_hash64((uint64_t)shim_start_mono_ns ^ (uint64_t)getpid());
     else
-        shim_sampler_base_seed(lineage_seed = shim_hash64(lineage_seed ^ shim_hash64(forks)), true);
+        lineage_seed = shim_hash64(lineage_seed ^ shim_hash64(forks));
+    shim_cfg.seed = lineage_seed;
+    shim_sampler_base_seed(lineage_seed, true);
     forks = 0; /* the child's own children count from here */
     shim_tls_v.heap = (shim_sampler){0};
     shim_tls_v.event = (shim_sampler){0};
@@ -250,12 +252,16 @@ __attribute__((constructor)) static void shim_init(void) {
     shim_start_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     shim_start_mono_ns = shim_now_ns();
     owner_pid = getpid();
+    /* A random seed is recorded in shim_cfg.seed too: the profiles'
+     * comments print it, so MAPPROF_SEED=<it> replays the sampling. */
+    if (!shim_cfg.seed_set)
+        shim_cfg.seed = shim_hash64((uint64_t)shim_start_wall_ns ^ (uint64_t)owner_pid);
     lineage_seed = shim_cfg.seed;
-    shim_sampler_base_seed(shim_cfg.seed_set ? shim_cfg.seed
-                                             : (uint64_t)shim_start_wall_ns ^ (uint64_t)owner_pid,
-                           shim_cfg.seed_set);
+    shim_sampler_base_seed(shim_cfg.seed, true);
     shim_stack_init();
     atexit(final_dump);
+    /* quick_exit runs these, then glibc's internal _exit (not our hook). */
+    at_quick_exit(final_dump);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELEASE);
     start_helper();

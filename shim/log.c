@@ -8,6 +8,7 @@
  * Non-goals: log levels, log files, rate limiting (callers log once).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ void shim_log(const char *fmt, ...) {
     if (len > sizeof line - 2)
         len = sizeof line - 2;
     line[len++] = '\n';
+    int cancel; /* write is a cancellation point; a log line is not one */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     const char *p = line;
     while (len > 0) {
         ssize_t w = write(2, p, len);
@@ -37,6 +40,7 @@ void shim_log(const char *fmt, ...) {
         p += w;
         len -= (size_t)w;
     }
+    pthread_setcancelstate(cancel, NULL);
     shim_leave(was);
     errno = saved;
 }

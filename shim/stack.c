@@ -20,6 +20,7 @@
 #include <libunwind.h>
 
 #include <link.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "shim/shim.h"
@@ -59,7 +60,14 @@ int shim_stack_capture(uint64_t *pcs, int cap) {
     void *buf[SHIM_MAX_DEPTH + 16];
     int want =
         cap + 16 > (int)(sizeof buf / sizeof buf[0]) ? (int)(sizeof buf / sizeof buf[0]) : cap + 16;
+    /* libunwind validates addresses with read/write on a pipe: both are
+     * cancellation points, and a cancel acted on inside a malloc or a
+     * contended pthread_mutex_lock would end the thread holding the
+     * program's lock (or ours). */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     int n = unw_backtrace(buf, want);
+    pthread_setcancelstate(cancel, NULL);
     int i = 0;
     while (i < n && (uintptr_t)buf[i] >= own_lo && (uintptr_t)buf[i] < own_hi)
         i++;

@@ -164,6 +164,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-j") && i + 1 < argc)
             jobs = atoi(argv[++i]);
+        else if (!strncmp(argv[i], "-j", 2) && argv[i][2] >= '0' && argv[i][2] <= '9')
+            jobs = atoi(argv[i] + 2); /* -jN, as make spells it */
         else if (!strcmp(argv[i], "--timeout-scale") && i + 1 < argc)
             scale = atof(argv[++i]);
         else if (!strcmp(argv[i], "--list"))
