@@ -9,13 +9,21 @@
  * build id and the load bias, both read from the ELF file with libelf
  * (dwelf_elf_gnu_build_id, program headers). A segment seen before is only
  * marked loaded again; a segment that vanished (dlclose) stays, marked
- * unloaded, so old frames still map to it.
+ * unloaded, so old frames still map to it (loaded again later, it gets a
+ * new entry).
  *
  * Invariants: ents[] is in profile order — main executable entries first,
  * then discovery order — and never shrinks; `live` holds the indices of the
  * loaded entries sorted by start (they cannot overlap, being from one maps
  * read), for binary-search lookups. Unloaded entries are searched linearly
  * after a miss, newest first. Strings live in the snapshot's arena.
+ *
+ * Generations: entries carry [born, died) in the caller's numbering of the
+ * periods between library unloads, so an address captured in one period
+ * can be resolved against the library that held it then, even when
+ * another library was loaded at the same place later; such an address is
+ * moved into an alias entry (a copy of the old library's entry at a range
+ * above 2^48), giving it its own locations, mapping and symbols.
  * Non-goals: non-executable mappings, other processes, kernel frames.
  */
 #include "pprof/internal.h"
@@ -31,7 +39,8 @@
 
 typedef struct entry {
     pprof_mapping_info info;
-    uint64_t seq; /* discovery order, for newest-first searches */
+    uint64_t seq;         /* discovery order, for newest-first searches */
+    uint64_t alias_start; /* its alias entry's start, 0 before one is needed */
 } entry;
 
 struct pprof_mappings {
@@ -42,7 +51,14 @@ struct pprof_mappings {
     size_t *live; /* indices of loaded entries, sorted by start */
     size_t nlive, livecap;
     uint64_t seq;
+    uint64_t gen, last_death;
+    uint64_t next_alias; /* start of the next alias range */
 };
+
+/* Aliases live above every user-space address (x86-64 and arm64 stop
+ * below 2^48), 2^40 apart: any shared object fits. */
+#define ALIAS_BASE ((uint64_t)1 << 48)
+#define ALIAS_STEP ((uint64_t)1 << 40)
 
 int pprof_mappings_new(const pprof_allocator *a, pprof_mappings **out, pprof_error *err) {
     pprof_allocator al = pprof__allocator(a);
@@ -63,6 +79,15 @@ void pprof_mappings_free(pprof_mappings *m) {
     pprof__arena_free(&m->ar);
     pprof_allocator a = m->a;
     pprof__release(&a, m, sizeof *m);
+}
+
+void pprof_mappings_set_generation(pprof_mappings *m, uint64_t gen) {
+    if (m)
+        m->gen = gen;
+}
+
+uint64_t pprof_mappings_last_death(const pprof_mappings *m) {
+    return m ? m->last_death : 0;
 }
 
 size_t pprof_mappings_count(const pprof_mappings *m) {
@@ -103,6 +128,45 @@ const pprof_mapping_info *pprof_mappings_find(const pprof_mappings *m, uint64_t 
     if (best && index)
         *index = (size_t)(best - m->ents);
     return best ? &best->info : NULL;
+}
+
+static int add_entry(pprof_mappings *m, const pprof_mapping_info *info, pprof_error *err);
+
+uint64_t pprof_mappings_address_at(pprof_mappings *m, uint64_t addr, uint64_t gen) {
+    if (!m)
+        return addr;
+    /* The entry alive at gen: newest discovered among those containing
+     * addr whose [born, died) holds gen (an entry seen again after an
+     * unload keeps its first birth; a newer one at its place wins). */
+    entry *then = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        entry *e = &m->ents[i];
+        if (addr >= e->info.start && addr < e->info.limit && e->info.born <= gen &&
+            gen < e->info.died && (!then || e->seq > then->seq))
+            then = e;
+    }
+    size_t now_i;
+    const pprof_mapping_info *now = pprof_mappings_find(m, addr, &now_i);
+    if (!then || (now && &m->ents[now_i] == then))
+        return addr;
+    if (!then->alias_start) {
+        pprof_mapping_info alias = then->info;
+        uint64_t delta = m->next_alias ? m->next_alias : ALIAS_BASE;
+        if (alias.limit - alias.start > ALIAS_STEP)
+            return addr;
+        alias.start = delta;
+        alias.limit = delta + (then->info.limit - then->info.start);
+        alias.bias = then->info.bias + (delta - then->info.start);
+        alias.loaded = false;
+        alias.main = false;
+        size_t at = (size_t)(then - m->ents);
+        if (add_entry(m, &alias, NULL) < 0)
+            return addr;
+        then = &m->ents[at]; /* non-main entries are appended: indices hold */
+        then->alias_start = delta;
+        m->next_alias = delta + ALIAS_STEP;
+    }
+    return addr - then->info.start + then->alias_start;
 }
 
 /* Read a whole (proc) file into an allocator buffer: st_size is 0 there. */
@@ -214,7 +278,7 @@ static int add_entry(pprof_mappings *m, const pprof_mapping_info *info, pprof_er
         for (pos = 0; pos < m->n && m->ents[pos].info.main; pos++)
             ;
     memmove(&m->ents[pos + 1], &m->ents[pos], (m->n - pos) * sizeof *m->ents);
-    m->ents[pos] = (entry){*info, ++m->seq};
+    m->ents[pos] = (entry){*info, ++m->seq, 0};
     m->n++;
     return 0;
 }
@@ -257,8 +321,18 @@ int pprof_mappings_refresh_from(pprof_mappings *m, const char *maps_path, const 
     int rc = slurp(&m->a, maps_path, &buf, &len, &cap, err);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < m->n; i++)
+    /* `loaded` is recomputed; `died` is stamped below on entries that were
+     * loaded and are missing now. */
+    bool *was = pprof__alloc(&m->a, (m->n ? m->n : 1) * sizeof *was);
+    if (!was) {
+        pprof__release(&m->a, buf, cap);
+        return pprof__err(err, -ENOMEM, "mappings: out of memory");
+    }
+    size_t nwas = m->n;
+    for (size_t i = 0; i < m->n; i++) {
+        was[i] = m->ents[i].info.loaded;
         m->ents[i].info.loaded = false;
+    }
 
     for (char *line = buf, *next; line < buf + len; line = next) {
         char *nl = memchr(line, '\n', (size_t)(buf + len - line));
@@ -285,13 +359,20 @@ int pprof_mappings_refresh_from(pprof_mappings *m, const char *maps_path, const 
         bool found = false;
         for (size_t i = 0; i < m->n && !found; i++) {
             pprof_mapping_info *e = &m->ents[i].info;
-            if (e->start == start && e->limit == limit && e->offset == off &&
-                strcmp(e->path, path) == 0)
+            /* A segment loaded again after it vanished is a new life: a
+             * new entry, so each life keeps its own [born, died). */
+            if (e->died == UINT64_MAX && e->start == start && e->limit == limit &&
+                e->offset == off && strcmp(e->path, path) == 0)
                 found = e->loaded = true;
         }
         if (found)
             continue;
-        pprof_mapping_info info = {.start = start, .limit = limit, .offset = off, .loaded = true};
+        pprof_mapping_info info = {.start = start,
+                                   .limit = limit,
+                                   .offset = off,
+                                   .loaded = true,
+                                   .born = m->gen,
+                                   .died = UINT64_MAX};
         info.main = exe[0] && strcmp(path, exe) == 0;
         info.path = pprof__arena_strndup(&m->ar, path, plen);
         if (!info.path) {
@@ -308,6 +389,17 @@ int pprof_mappings_refresh_from(pprof_mappings *m, const char *maps_path, const 
             break;
     }
     pprof__release(&m->a, buf, cap);
+    /* Entries only move when a main-executable entry is inserted, which
+     * happens on the first refresh (nothing was loaded before it). */
+    for (size_t i = 0; i < nwas && i < m->n; i++) {
+        pprof_mapping_info *e = &m->ents[i].info;
+        if (was[i] && !e->loaded && e->died == UINT64_MAX) {
+            e->died = m->gen;
+            if (m->gen > m->last_death)
+                m->last_death = m->gen;
+        }
+    }
+    pprof__release(&m->a, was, (nwas ? nwas : 1) * sizeof *was);
     if (rc == 0)
         rc = rebuild_live(m, err);
     return rc;

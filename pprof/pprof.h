@@ -89,6 +89,8 @@ typedef struct pprof_mapping_info {
     const char *build_id;  /* lowercase hex GNU build id, "" when none */
     bool loaded;           /* present in the latest refresh */
     bool main;             /* the main executable (/proc/self/exe) */
+    uint64_t born, died;   /* generations (see pprof_mappings_set_generation):
+                            * first seen, first seen missing (UINT64_MAX: never) */
 } pprof_mapping_info;
 
 /* An empty snapshot; call pprof_mappings_refresh to fill it. */
@@ -111,6 +113,29 @@ PPROF_API const pprof_mapping_info *pprof_mappings_get(const pprof_mappings *m, 
  * *index (if non-NULL) receives its position. */
 PPROF_API const pprof_mapping_info *pprof_mappings_find(const pprof_mappings *m, uint64_t addr,
                                                         size_t *index);
+/*
+ * Generations, for callers that capture addresses long before they build a
+ * profile while libraries come and go (a library unloaded, another loaded
+ * at the same address). The caller numbers the periods between unloads
+ * (starting at 1) and tags each captured stack with its period. A refresh
+ * stamps entries it sees first with born = the current generation and
+ * loaded entries it finds missing with died = it; refresh right after an
+ * unload with the generation already advanced.
+ */
+PPROF_API void pprof_mappings_set_generation(pprof_mappings *m, uint64_t gen);
+/* The largest `died` of any entry (0: nothing unloaded): stacks captured
+ * in that generation or later need no pprof_mappings_address_at. */
+PPROF_API uint64_t pprof_mappings_last_death(const pprof_mappings *m);
+/*
+ * The address to give a builder (and symbolizer) using this snapshot for
+ * addr captured in generation gen: addr itself when the entry that held it
+ * then is the one pprof_mappings_find(addr) returns; otherwise an address
+ * in an alias of that entry, a copy moved to a range no process address
+ * uses (>= 2^48), created on first need, so both libraries keep distinct
+ * locations, mappings and symbols. addr itself when nothing held it or
+ * memory runs out.
+ */
+PPROF_API uint64_t pprof_mappings_address_at(pprof_mappings *m, uint64_t addr, uint64_t gen);
 
 /* ----------------------------------------------------------- symbolizer */
 

@@ -160,9 +160,17 @@ static void add_sample(const shim_sample *sm, void *ctx) {
         labels[j] = (pprof_label){sm->labels[j].key, sm->labels[j].str, sm->labels[j].num,
                                   sm->labels[j].unit};
     const shim_stack *st = sm->stack;
-    ac->rc =
-        pprof_builder_add_sample(ac->b, st ? st->pcs : NULL, st ? st->depth : 0, sm->values, labels,
-                                 (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
+    const uint64_t *pcs = st ? st->pcs : NULL;
+    uint64_t moved[SHIM_MAX_DEPTH];
+    if (st && maps && st->gen < pprof_mappings_last_death(maps)) {
+        /* Captured before a library went away: a library loaded at the
+         * same place since then must not claim these addresses. */
+        for (uint32_t i = 0; i < st->depth; i++)
+            moved[i] = pprof_mappings_address_at(maps, st->pcs[i], st->gen);
+        pcs = moved;
+    }
+    ac->rc = pprof_builder_add_sample(ac->b, pcs, st ? st->depth : 0, sm->values, labels,
+                                      (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
 }
 
 /* Returns 0 when written; otherwise pprof's error code, its text in msg. */
@@ -299,8 +307,10 @@ static void dump_locked(struct dump_job *job) {
         sym = NULL;
     if (sym)
         pprof_symbolizer_separate_debug(sym, shim_cfg.full_symbols);
-    if (maps)
+    if (maps) {
+        pprof_mappings_set_generation(maps, __atomic_load_n(&shim_dl_gen, __ATOMIC_RELAXED));
         pprof_mappings_refresh(maps, NULL);
+    }
     pprof_symbolizer *use_sym = sym;
     if (use_sym && !room_to_symbolize()) {
         use_sym = NULL;
@@ -411,17 +421,27 @@ int shim_dump(enum shim_dump_reason why, bool final) {
     return job.failed ? -1 : 0;
 }
 
-void shim_dump_note_dl(void) {
-    /* Called before a library is unmapped: remember its mapping (pprof/
-     * keeps entries of unloaded libraries) so its frames still resolve. */
+/*
+ * Around dlclose. Before: remember every mapping (pprof/ keeps entries of
+ * unloaded libraries) so the closing library's frames still resolve.
+ * After: refresh with the next generation; if a library really went away
+ * it is stamped with it, and stacks captured from now on carry it, so
+ * they are told apart from older ones at the same addresses.
+ */
+void shim_dump_note_dl(bool after_close) {
     int saved = errno;
     int was = shim_enter();
     shim_spin_lock(&dump_lock);
     pprof_error err = {0};
     if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
         maps = NULL;
-    if (maps)
+    if (maps) {
+        uint32_t gen = __atomic_load_n(&shim_dl_gen, __ATOMIC_RELAXED);
+        pprof_mappings_set_generation(maps, after_close ? gen + 1 : gen);
         pprof_mappings_refresh(maps, NULL);
+        if (after_close && pprof_mappings_last_death(maps) == gen + 1)
+            __atomic_store_n(&shim_dl_gen, gen + 1, __ATOMIC_RELEASE);
+    }
     shim_spin_unlock(&dump_lock);
     shim_leave(was);
     errno = saved;

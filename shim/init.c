@@ -288,10 +288,12 @@ SHIM_EXPORT int dlclose(void *handle) {
     if (!shim_real_ready())
         return -1;
     if (!shim_tls_v.guard && __atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_ACTIVE)
-        shim_dump_note_dl();
+        shim_dump_note_dl(false);
     /* No guard around the real call: it runs the library's destructors,
      * which are the program's code. */
     int rc = shim_real.dlclose(handle);
     shim_stack_flush();
+    if (!shim_tls_v.guard && __atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_ACTIVE)
+        shim_dump_note_dl(true);
     return rc;
 }

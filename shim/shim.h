@@ -214,8 +214,14 @@ typedef struct shim_stack {
     struct shim_stack *next; /* same-hash chain */
     uint64_t hash;
     uint32_t depth;
+    uint32_t gen;   /* shim_dl_gen when captured (part of the identity) */
     uint64_t pcs[]; /* leaf first, return addresses */
 } shim_stack;
+
+/* Library-unload generation (starts at 1): advanced by dlclose when a
+ * library really went away, so that addresses captured before can be told
+ * from those of a library loaded at the same place later. Atomic. */
+extern uint32_t shim_dl_gen;
 
 /* Prepare libunwind (caching policy, warm-up) and find the shim's own
  * text range. Call with the guard set. */
@@ -319,7 +325,7 @@ enum shim_dump_reason {
  * error, which was logged). */
 int shim_dump(enum shim_dump_reason why, bool final);
 /* Note a dlopen/dlclose: mappings refresh before the next dump. */
-void shim_dump_note_dl(void);
+void shim_dump_note_dl(bool after_close);
 void shim_dump_after_fork(void);
 void shim_dump_lock_all(bool lock);
 

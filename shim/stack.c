@@ -83,19 +83,23 @@ uint64_t shim_stack_failures(void) {
     return __atomic_load_n(&failures, __ATOMIC_RELAXED);
 }
 
-static uint64_t hash_pcs(const uint64_t *pcs, int depth) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)depth;
+uint32_t shim_dl_gen = 1;
+
+static uint64_t hash_pcs(const uint64_t *pcs, int depth, uint32_t gen) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)depth ^ ((uint64_t)gen << 32);
     for (int i = 0; i < depth; i++)
         h = shim_hash64(h ^ pcs[i]) + (uint64_t)i;
     return h | 1; /* 0 is the table's empty key */
 }
 
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
-    uint64_t h = hash_pcs(pcs, depth);
+    uint32_t gen = __atomic_load_n(&shim_dl_gen, __ATOMIC_ACQUIRE);
+    uint64_t h = hash_pcs(pcs, depth, gen);
     shim_spin_lock(&intern_lock);
     shim_stack *head = shim_table_get(&interned, h);
     for (shim_stack *s = head; s; s = s->next)
-        if (s->depth == (uint32_t)depth && !memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs)) {
+        if (s->depth == (uint32_t)depth && s->gen == gen &&
+            !memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs)) {
             shim_spin_unlock(&intern_lock);
             return s;
         }
@@ -103,6 +107,7 @@ const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
     if (s) {
         s->hash = h;
         s->depth = (uint32_t)depth;
+        s->gen = gen;
         memcpy(s->pcs, pcs, (size_t)depth * sizeof *pcs);
         s->next = head;
         if (shim_table_put(&interned, h, s) < 0) {

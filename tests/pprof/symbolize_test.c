@@ -323,3 +323,46 @@ TEST(pprof, symbolize_separate_debug_switch) {
     }
     pprof_mappings_free(m);
 }
+
+static void write_maps(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Generations: A lives in generation 1, B at A's place from generation 2,
+ * A again from 3. Addresses captured in a generation resolve to the life
+ * that held them; only those that would be mistaken move to an alias. */
+TEST(pprof, mappings_generations_and_aliases) {
+    const char *maps = tpath("maps");
+    const char *a = "7f0000000000-7f0000004000 r-xp 00000000 08:02 11   /lib/a.so\n";
+    const char *b = "7f0000000000-7f0000004000 r-xp 00000000 08:02 12   /lib/b.so\n";
+    pprof_mappings *m;
+    CHECK_EQ_I(pprof_mappings_new(NULL, &m, NULL), 0);
+    const char *lives[] = {a, "", b, "", a};
+    for (uint64_t gen = 1; gen <= 5; gen++) {
+        pprof_mappings_set_generation(m, gen);
+        write_maps(maps, lives[gen - 1]);
+        CHECK_EQ_I(pprof_mappings_refresh_from(m, maps, NULL, NULL), 0);
+    }
+    CHECK_EQ_U(pprof_mappings_count(m), 3); /* three lives */
+    CHECK_EQ_U(pprof_mappings_last_death(m), 4);
+    uint64_t pc = 0x7f0000001234;
+    /* The current life (A, from 5) keeps its raw addresses. */
+    CHECK_EQ_U(pprof_mappings_address_at(m, pc, 5), pc);
+    /* B's (generation 3) and A's first life's (1) move to aliases. */
+    uint64_t in_b = pprof_mappings_address_at(m, pc, 3);
+    uint64_t in_a1 = pprof_mappings_address_at(m, pc, 1);
+    CHECK(in_b >= (1ull << 48) && in_a1 >= (1ull << 48) && in_b != in_a1);
+    CHECK_EQ_U(pprof_mappings_address_at(m, pc, 3), in_b); /* stable */
+    const pprof_mapping_info *mb = pprof_mappings_find(m, in_b, NULL);
+    CHECK(mb != NULL);
+    CHECK_EQ_S(mb->path, "/lib/b.so");
+    CHECK_EQ_U(in_b - mb->start, pc - 0x7f0000000000); /* same offset in its file */
+    CHECK_EQ_S(pprof_mappings_find(m, in_a1, NULL)->path, "/lib/a.so");
+    CHECK_EQ_S(pprof_mappings_find(m, pc, NULL)->path, "/lib/a.so");
+    /* Nothing held the address in generation 2: it stays as it is. */
+    CHECK_EQ_U(pprof_mappings_address_at(m, pc, 2), pc);
+    pprof_mappings_free(m);
+}

@@ -12,9 +12,11 @@
  * while SIGUSR2 dumps are requested from outside every 10 ms, so dumps
  * refresh mappings and symbolize while libraries come and go.
  *
- * Known limit, not tested here: a library loaded at the address of one
- * unloaded before has its frames and the old one's resolved alike (stacks
- * are symbolized at the dump, against the newest library at an address).
+ * dlopen_reused_address_symbolized: library A and then library B are
+ * loaded at the same address (the loader reuses the hole A left); blocks
+ * allocated through A must be attributed to A's function, B's to B's (the
+ * shim tags stacks with a generation advanced at each unload, and pprof/
+ * moves A's old addresses into an alias mapping).
  */
 #include "tests/stress/stress_util.h"
 
@@ -59,4 +61,32 @@ TEST_TIMEOUT(stress, dlopen_churn_during_signal_dumps, 30) {
     pprof_profile_free(p);
     st_result_free(&plain);
     st_result_free(&shim);
+}
+
+TEST_TIMEOUT(stress, dlopen_reused_address_symbolized, 30) {
+    char cmd[1600], note[700];
+    snprintf(note, sizeof note, "%s/note", st_dir());
+    snprintf(cmd, sizeof cmd, "STRESS_DL_NOTE='%s' '%s' alternate '%s' '%s' 3", note,
+             st_bin("stress", "stress_dl"), st_bin("stress", "libstressplug_a.so"),
+             st_bin("stress", "libstressplug_b.so"));
+    st_result r = st_same("MAPPROF_HEAP_RATE=1", cmd);
+    CHECK_EQ_S(r.out, "kept 24 blocks\n");
+    st_files f = st_audit();
+    CHECK_EQ_I(f.n_pids, 1);
+    char *n = th_read_file(note, NULL);
+    printf("%s", n ? n : "no note\n");
+    pprof_profile *p = st_load(st_prof(f.pid[0], "heap"));
+    int64_t a_a = st_sum(p, "inuse_objects", "plug_a_site", 1111);
+    int64_t b_b = st_sum(p, "inuse_objects", "plug_b_site", 2222);
+    int64_t a_as_b = st_sum(p, "inuse_objects", "plug_b_site", 1111);
+    int64_t b_as_a = st_sum(p, "inuse_objects", "plug_a_site", 2222);
+    printf("A's blocks at A: %lld, at B: %lld; B's blocks at B: %lld, at A: %lld\n", (long long)a_a,
+           (long long)a_as_b, (long long)b_b, (long long)b_as_a);
+    CHECK_MSG(a_a == 12 && b_b == 12 && a_as_b == 0 && b_as_a == 0,
+              "SHIM BUG: samples from an unloaded library are symbolized with the library "
+              "loaded later at the same address (%s)",
+              n ? n : "");
+    free(n);
+    pprof_profile_free(p);
+    st_result_free(&r);
 }
