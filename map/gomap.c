@@ -61,15 +61,17 @@ static void default_release(void *p, size_t size, void *ctx) {
     free(p);
 }
 
+/* bytes is updated atomically: the last iterator out (a reader) may free
+ * parked memory while other readers call gomap_get_stats. */
 void *gomap__mem_alloc(gomap *m, size_t n) {
     void *p = m->alloc_fn(n, m->alloc_ctx);
     if (p != NULL)
-        m->bytes += n;
+        __atomic_fetch_add(&m->bytes, n, __ATOMIC_RELAXED);
     return p;
 }
 
 void gomap__mem_release(gomap *m, void *p, size_t n) {
-    m->bytes -= n;
+    __atomic_fetch_sub(&m->bytes, n, __ATOMIC_RELAXED);
     m->release_fn(p, n, m->alloc_ctx);
 }
 
@@ -157,18 +159,25 @@ void gomap__free_indirect(gomap *m, void *data) {
     op_unalloc_indirect(m, data);
 }
 
+/* Take a whole parked list; the thread that gets it alone frees it. */
+#define CLAIM(field)                                                                               \
+    (__atomic_load_n(&(field), __ATOMIC_ACQUIRE) != NULL                                           \
+         ? __atomic_exchange_n(&(field), NULL, __ATOMIC_ACQ_REL)                                   \
+         : NULL)
+
+/* Called by a writer, or by a reader whose iterator took `iters` to 0.
+ * Readers may get there concurrently (one ends an iterator as another
+ * starts and ends one), so each list is claimed with an exchange (TSan
+ * found the plain version racing). */
 void gomap__release_parked(gomap *m) {
-    while (m->retired != NULL) {
-        gen_hdr *h = m->retired;
-        m->retired = h->retired_next;
-        gomap__free_gen(m, (uint8_t *)h + GEN_HDR_SIZE);
+    gen_hdr *r = CLAIM(m->retired);
+    while (r != NULL) {
+        gen_hdr *next = r->retired_next;
+        gomap__free_gen(m, (uint8_t *)r + GEN_HDR_SIZE);
+        r = next;
     }
-    blk_hdr *d = m->deferred;
-    m->deferred = NULL;
-    free_blk_list(m, d, GOMAP_ALLOC_INDIRECT);
-    d = m->deferred_ovf;
-    m->deferred_ovf = NULL;
-    free_blk_list(m, d, GOMAP_ALLOC_OVERFLOW);
+    free_blk_list(m, CLAIM(m->deferred), GOMAP_ALLOC_INDIRECT);
+    free_blk_list(m, CLAIM(m->deferred_ovf), GOMAP_ALLOC_OVERFLOW);
 }
 
 /* incrnoverflow (map.go:220-237): exact below B = 16, then probabilistic so
@@ -176,11 +185,12 @@ void gomap__release_parked(gomap *m) {
 static void incrnoverflow(gomap *m) {
     if (m->B < 16) {
         m->noverflow++;
-        return;
+    } else {
+        uint64_t mask = ((uint64_t)1 << (m->B - 15)) - 1;
+        if ((gomap__map_rand(m) & mask) == 0)
+            m->noverflow++;
     }
-    uint64_t mask = ((uint64_t)1 << (m->B - 15)) - 1;
-    if ((gomap__map_rand(m) & mask) == 0)
-        m->noverflow++;
+    set_grow_at(m);
 }
 
 static size_t prealloc_left(const gomap *m) {
@@ -282,6 +292,10 @@ int gomap_new(const gomap_type *t, size_t hint, const gomap_config *cfg, gomap *
         return -EINVAL;
     if (t->kind != GOMAP_KEY_GENERIC && t->kind != GOMAP_KEY_U64 && t->kind != GOMAP_KEY_STR)
         return -EINVAL;
+    /* The fast paths hand out inline element slots only (Go's compiler
+     * uses mapassign_fast64/faststr only for elements <= 128 bytes). */
+    if (t->kind != GOMAP_KEY_GENERIC && t->elem_size > MAX_ELEM_SIZE)
+        return -EINVAL;
     const gomap_alloc *a = cfg != NULL ? cfg->alloc : NULL;
     void *(*afn)(size_t, void *) = a != NULL && a->alloc != NULL ? a->alloc : default_alloc;
     void (*rfn)(void *, size_t, void *) =
@@ -340,6 +354,7 @@ int gomap_new(const gomap_type *t, size_t hint, const gomap_config *cfg, gomap *
     while (over_load_factor(hint, b))
         b++;
     m->B = (uint8_t)b;
+    set_grow_at(m);
     if (b != 0) {
         m->buckets = gomap__make_bucket_array(m, b, &m->next_overflow);
         if (m->buckets == NULL) {
@@ -430,14 +445,32 @@ void *gomap_lookup(gomap *m, const void *key) {
     return op_lookup(m, GOMAP_KEY_GENERIC, key);
 }
 
+static __attribute__((noinline)) int assign_slow(gomap *m, const void *key, uint64_t hash,
+                                                 void **elem) {
+    return op_assign_slow(m, GOMAP_KEY_GENERIC, key, hash, elem);
+}
+
 int gomap_assign(gomap *m, const void *key, void **elem) {
     if (m == NULL)
         return -EINVAL; /* Go panics: assignment to entry in nil map */
-    return op_assign(m, GOMAP_KEY_GENERIC, key, elem);
+    return op_assign(m, GOMAP_KEY_GENERIC, key, elem, assign_slow);
+}
+
+static __attribute__((noinline)) int delete_slow(gomap *m, const void *key, uint64_t hash) {
+    return op_delete_at(m, GOMAP_KEY_GENERIC, key, hash, true);
 }
 
 int gomap_delete(gomap *m, const void *key) {
-    return op_delete(m, GOMAP_KEY_GENERIC, key);
+    return op_delete(m, GOMAP_KEY_GENERIC, key, delete_slow);
+}
+
+/* 2^B of an array: nbuckets also counts the preallocated overflow
+ * buckets (2^(B-4) of them), so it is the largest power of two in it. */
+static size_t gen_base_buckets(const gen_hdr *g) {
+    size_t n = 1;
+    while (n * 2 <= g->nbuckets)
+        n *= 2;
+    return n;
 }
 
 /* Mark every slot of every chain emptyRest so live iterators stop
@@ -463,6 +496,13 @@ void gomap_clear(gomap *m) {
         gomap__retire_gen(m, m->oldbuckets);
         m->oldbuckets = NULL;
     }
+    /* Arrays retired by finished grows are still walked by iterators that
+     * started on them, and keys that cannot be looked up again (NaN) are
+     * returned from there as they are: mark them empty too (the map
+     * fuzzer found cleared NaN keys returned). */
+    if (iters)
+        for (gen_hdr *r = m->retired; r != NULL; r = r->retired_next)
+            mark_array_empty(m, (uint8_t *)r + GEN_HDR_SIZE, gen_base_buckets(r));
     gen_hdr *g = gen_of(m->buckets);
     if (iters) {
         /* Overflow chains may be under an iterator: stop it, then park the
@@ -482,11 +522,13 @@ void gomap_clear(gomap *m) {
     flags_store(m, flags_load(m) & (uint8_t)~SAME_SIZE_GROW);
     m->nevacuate = 0;
     m->noverflow = 0;
+    set_grow_at(m);
     m->novf_cur = m->novf_old = 0;
     m->count = 0;
     m->hash0 = gomap__map_rand(m);
     /* makeBucketArray(t, B, h.buckets): zero and reuse, pool recovered. */
     memset(m->buckets, 0, g->nbuckets * m->bucketsize);
+    m->elems_dirty = false;
     m->next_overflow = NULL;
     size_t base = bucket_shift(m->B);
     /* A live iterator may stand in a preallocated overflow bucket: handing
@@ -514,5 +556,5 @@ void gomap_get_stats(const gomap *m, gomap_stats *st) {
     st->growing = m->oldbuckets != NULL;
     st->old_buckets = m->oldbuckets != NULL ? noldbuckets(m) : 0;
     st->nevacuate = m->oldbuckets != NULL ? m->nevacuate : 0;
-    st->bytes = m->bytes;
+    st->bytes = __atomic_load_n(&m->bytes, __ATOMIC_RELAXED);
 }

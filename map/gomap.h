@@ -66,7 +66,9 @@ enum gomap_key_kind {
  * multiple of its alignment (else gomap_new returns -EINVAL). Keys or
  * elements larger than 128 bytes are stored indirectly, as in Go. For the
  * U64 and STR kinds hash and equal are ignored: the fast paths and the
- * generic calls must agree, so both use the built-in functions. Updating an
+ * generic calls must agree, so both use the built-in functions; their
+ * elements must be inline (elem_size <= 128, else -EINVAL), as Go uses its
+ * fast paths only then: use GOMAP_KEY_GENERIC for bigger elements. Updating an
  * existing key never rewrites the stored key (Go rewrites it for its GC).
  */
 typedef struct gomap_type {

@@ -44,12 +44,20 @@ static int check_chain(const gomap *m, uint8_t *b, size_t idx, size_t mask, cons
             uint8_t top = c[i];
             if (rest && top != EMPTY_REST)
                 FAIL("%s bucket %zu: slot %zu (tophash %u) after emptyRest", arr, idx, i, top);
-            if (top == EMPTY_REST) {
+            if (top == EMPTY_REST)
                 rest = true;
+            if (top <= EMPTY_ONE) {
+                /* Unless a delete left some dirty, every empty slot's
+                 * inline element is zero (a new key finds it zeroed). */
+                if (!m->elems_dirty && !m->indirect_elem) {
+                    const uint8_t *e = bmap_elem(m, c, i);
+                    for (size_t j = 0; j < m->elemsize; j++)
+                        if (e[j] != 0)
+                            FAIL("%s bucket %zu slot %zu: empty slot with a nonzero elem", arr, idx,
+                                 i);
+                }
                 continue;
             }
-            if (top == EMPTY_ONE)
-                continue;
             if (top < MIN_TOPHASH)
                 FAIL("%s bucket %zu: illegal tophash %u in a live bucket", arr, idx, top);
             (*live)++;
@@ -87,6 +95,9 @@ int gomap__check(const gomap *m, char *why, size_t whylen) {
         FAIL("sameSizeGrow set while not growing");
     if (m->B > 60)
         FAIL("B = %u out of range", m->B);
+    if (m->grow_at != grow_at_for(m->B, m->noverflow))
+        FAIL("grow_at %zu, want %zu (B = %u, noverflow %u)", m->grow_at,
+             grow_at_for(m->B, m->noverflow), m->B, m->noverflow);
     if (m->buckets == NULL) {
         if (m->B != 0 || m->count != 0 || m->oldbuckets != NULL)
             FAIL("no buckets but B = %u, count = %zu", m->B, m->count);

@@ -22,16 +22,25 @@ void *gomap_lookup_u64(gomap *m, uint64_t key) {
     return op_lookup(m, GOMAP_KEY_U64, &key);
 }
 
+static __attribute__((noinline)) int assign_slow(gomap *m, const void *key, uint64_t hash,
+                                                 void **elem) {
+    return op_assign_slow(m, GOMAP_KEY_U64, key, hash, elem);
+}
+
 int gomap_assign_u64(gomap *m, uint64_t key, void **elem) {
     if (m == NULL)
         return -EINVAL;
     check_kind(m);
-    return op_assign(m, GOMAP_KEY_U64, &key, elem);
+    return op_assign(m, GOMAP_KEY_U64, &key, elem, assign_slow);
+}
+
+static __attribute__((noinline)) int delete_slow(gomap *m, const void *key, uint64_t hash) {
+    return op_delete_at(m, GOMAP_KEY_U64, key, hash, true);
 }
 
 int gomap_delete_u64(gomap *m, uint64_t key) {
     if (m == NULL || m->count == 0)
         return 0;
     check_kind(m);
-    return op_delete(m, GOMAP_KEY_U64, &key);
+    return op_delete(m, GOMAP_KEY_U64, &key, delete_slow);
 }

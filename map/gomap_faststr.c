@@ -4,7 +4,8 @@
  *
  * Keys are gomap_str {ptr, len} stored inline (16 bytes a slot); the map
  * never copies the bytes. Matching is tophash, then length, then pointer
- * equality, then memcmp. Unlike mapassign_faststr, an update keeps the stored
+ * equality, then memcmp (a lookup of a 4- to 16-byte key compares two words
+ * inline instead). Unlike mapassign_faststr, an update keeps the stored
  * pointer (Go swaps it so the GC can free the old string; a C caller may
  * update through a temporary copy of the key).
  *
@@ -77,12 +78,23 @@ static inline bool lookup_one_bucket(gomap *m, const gomap_str *key, void **out)
     return true;
 }
 
-void *gomap_lookup_str(gomap *m, const char *p, size_t n) {
-    if (m == NULL || m->count == 0)
-        return NULL;
-    check_kind(m);
-    if (UNLIKELY(flags_load(m) & HASH_WRITING))
-        gomap__throw(m, "concurrent map read and map write");
+/* Keys of 4 to 16 bytes (the fast path's): two strings of the same length
+ * n are equal when their first and last words are, compared inline, not
+ * through a memcmp call. */
+static inline bool short_eq(const char *a, const char *b, size_t n) {
+    if (LIKELY(n >= 8))
+        return ((load_u64(a) ^ load_u64(b)) | (load_u64(a + n - 8) ^ load_u64(b + n - 8))) == 0;
+    uint32_t a0, a1, b0, b1;
+    memcpy(&a0, a, 4);
+    memcpy(&a1, a + n - 4, 4);
+    memcpy(&b0, b, 4);
+    memcpy(&b1, b + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* Everything but the fast path: the one-bucket map, growing maps, keys
+ * shorter than 4 or longer than 16 bytes. */
+static __attribute__((noinline)) void *lookup_slow(gomap *m, const char *p, size_t n) {
     gomap_str key = {p, n};
     if (m->B == 0 && m->oldbuckets == NULL) {
         void *e;
@@ -91,7 +103,55 @@ void *gomap_lookup_str(gomap *m, const char *p, size_t n) {
     }
     size_t i;
     uint8_t *b = op_find(m, GOMAP_KEY_STR, &key, &i);
-    return b != NULL ? bmap_elem(m, b, i) : NULL;
+    return b != NULL ? op_elem_at(m, GOMAP_KEY_STR, b, i) : NULL;
+}
+
+/*
+ * mapaccess2_faststr (map_faststr.go:116). The common case, a key of 4 to
+ * 16 bytes in a map with B > 0 that is not growing, makes no call: the hash
+ * and the key compare inline, every other case in lookup_slow. A hit
+ * waits for one cache miss (its bucket, all lines prefetched at once); fewer
+ * instructions per lookup let more lookups' misses overlap.
+ * lookup_str_hit at 2^16, callgrind: 158 -> 108 instructions per lookup
+ * (120 with the tophash-word scan); at 2^20, CPU time, median of 5
+ * alternating rounds of best-of-5: C/Go about 0.85 -> 0.77 (noisy), then
+ * 0.76 -> 0.72 with the tophash-word scan (see swar_match).
+ */
+void *gomap_lookup_str(gomap *m, const char *p, size_t n) {
+    if (m == NULL || m->count == 0)
+        return NULL;
+    check_kind(m);
+    if (UNLIKELY(flags_load(m) & HASH_WRITING))
+        gomap__throw(m, "concurrent map read and map write");
+    /* 4 <= n <= 16: hash_mem_inline then makes no call, and neither does
+     * anything else on this path, so it saves few registers. */
+    if (UNLIKELY(n - 4 > 12 || m->B == 0 || m->oldbuckets != NULL))
+        return lookup_slow(m, p, n);
+    uint64_t hash = hash_mem_inline(p, n, m->hash0);
+    uint8_t *b = bucket_at(m, m->buckets, hash & bucket_mask(m->B));
+    prefetch_bucket(m, b, 0);
+    uint8_t top = tophash(hash);
+    /* Candidates by tophash word, not slot by slot: see swar_match. */
+    do {
+        uint64_t w = tophash_word(b);
+        for (uint64_t mt = swar_match(w, top); mt != 0; mt &= mt - 1) {
+            size_t i = swar_slot(mt);
+            if (b[i] != top)
+                continue;
+            gomap_str k = slot_str(b, i);
+            if (k.len == n && short_eq(k.ptr, p, n))
+                return op_elem_at(m, GOMAP_KEY_STR, b, i);
+        }
+        if (swar_chain_ends(w))
+            return NULL;
+        b = bmap_overflow(m, b);
+    } while (b != NULL);
+    return NULL;
+}
+
+static __attribute__((noinline)) int assign_slow(gomap *m, const void *key, uint64_t hash,
+                                                 void **elem) {
+    return op_assign_slow(m, GOMAP_KEY_STR, key, hash, elem);
 }
 
 int gomap_assign_str(gomap *m, const char *p, size_t n, void **elem) {
@@ -99,7 +159,11 @@ int gomap_assign_str(gomap *m, const char *p, size_t n, void **elem) {
         return -EINVAL;
     check_kind(m);
     gomap_str key = {p, n};
-    return op_assign(m, GOMAP_KEY_STR, &key, elem);
+    return op_assign(m, GOMAP_KEY_STR, &key, elem, assign_slow);
+}
+
+static __attribute__((noinline)) int delete_slow(gomap *m, const void *key, uint64_t hash) {
+    return op_delete_at(m, GOMAP_KEY_STR, key, hash, true);
 }
 
 int gomap_delete_str(gomap *m, const char *p, size_t n) {
@@ -107,5 +171,5 @@ int gomap_delete_str(gomap *m, const char *p, size_t n) {
         return 0;
     check_kind(m);
     gomap_str key = {p, n};
-    return op_delete(m, GOMAP_KEY_STR, &key);
+    return op_delete(m, GOMAP_KEY_STR, &key, delete_slow);
 }

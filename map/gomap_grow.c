@@ -58,6 +58,7 @@ int gomap__hash_grow(gomap *m) {
     m->buckets = nb;
     m->nevacuate = 0;
     m->noverflow = 0;
+    set_grow_at(m);
     m->next_overflow = next_ovf;
     m->novf_old = m->novf_cur;
     m->novf_cur = 0;

@@ -9,10 +9,10 @@
  *   enters both factors so neither half of the product is linear in it. Go's
  *   map takes the bucket from the low bits and the tophash from the top byte,
  *   and the xor-fold feeds both from the full product.
- * - bytes: inputs up to 16 bytes are read as two overlapping words (or three
- *   bytes below 4), longer inputs are absorbed 16 bytes a round into the
- *   seed; the last 16 bytes finish. The length is folded in at the end so
- *   prefixes differ.
+ * - bytes: inputs up to 16 bytes are read as two overlapping words (the
+ *   first and last 8 bytes, or 4 below 8, or three bytes below 4), longer
+ *   inputs are absorbed 16 bytes a round into the seed; the last 16 bytes
+ *   finish. The length is folded in at the end so prefixes differ.
  * - rand: wyrand (a Weyl sequence through mum), per thread, seeded once from
  *   getrandom(2); a map with a fixed seed draws from its own sequence so
  *   tests are reproducible.
@@ -29,11 +29,6 @@ static inline uint64_t rd64(const uint8_t *p) {
     memcpy(&v, p, 8);
     return v;
 }
-static inline uint64_t rd32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 uint64_t gomap__hash_mem(const void *data, size_t n, uint64_t seed) {
     const uint8_t *p = data;
@@ -41,9 +36,7 @@ uint64_t gomap__hash_mem(const void *data, size_t n, uint64_t seed) {
     seed ^= HASH_P0;
     if (LIKELY(n <= 16)) {
         if (n >= 4) {
-            size_t d = (n >> 3) << 2; /* 0 for 4..7, 4 for 8..16 */
-            a = (rd32(p) << 32) | rd32(p + d);
-            b = (rd32(p + n - 4) << 32) | rd32(p + n - 4 - d);
+            hash_short_words(p, n, &a, &b);
         } else if (n > 0) {
             a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
             b = 0;

@@ -404,4 +404,14 @@ TEST(map, port_new_rejects_bad_types) {
     }
     gomap *m = NULL;
     CHECK_EQ_I(gomap_new(NULL, 0, NULL, &m), -EINVAL);
+    /* The fast kinds hand out inline element slots: no element > 128 B. */
+    gomap_type big = generic("u64 kind, 200-byte element", 8, 200, 8, 8);
+    big.kind = GOMAP_KEY_U64;
+    CHECK_EQ_I(gomap_new(&big, 0, NULL, &m), -EINVAL);
+    big.kind = GOMAP_KEY_STR;
+    big.key_size = sizeof(gomap_str);
+    CHECK_EQ_I(gomap_new(&big, 0, NULL, &m), -EINVAL);
+    big.elem_size = 128; /* the largest inline element */
+    CHECK_EQ_I(gomap_new(&big, 0, NULL, &m), 0);
+    gomap_free(m);
 }
