@@ -249,6 +249,14 @@ static inline uint64_t tophash_word(const uint8_t *b) {
 #endif
     return w;
 }
+
+/* Store a word in tophash_word's byte order. */
+static inline void store_tophash_word(uint8_t *b, uint64_t w) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    memcpy(b, &w, 8);
+}
 static inline uint64_t swar_zero_bytes(uint64_t x) {
     return (x - SWAR_LO) & ~x & SWAR_HI;
 }

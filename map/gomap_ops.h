@@ -409,6 +409,7 @@ AI int op_assign(gomap *m, int kind, const void *key, void **elemp, assign_slow_
     uint8_t top = tophash(hash);
     uint8_t *insertb = NULL;
     size_t inserti = 0;
+    uint64_t insertw = 0; /* insertb's tophash word as loaded */
     uint8_t *elem;
     /* Go's scan, by tophash word (see swar_match). An equal key has an equal
      * hash, so only slots with the key's tophash can hold it: for u64 keys
@@ -434,6 +435,7 @@ AI int op_assign(gomap *m, int kind, const void *key, void **elemp, assign_slow_
             if (empty != 0) {
                 insertb = b;
                 inserti = swar_slot(empty);
+                insertw = w;
             }
         }
         if (swar_chain_ends(w))
@@ -449,7 +451,12 @@ notfound:
         return slow(m, key, hash, elemp);
     memcpy(op_key_at(m, kind, insertb, inserti), key,
            kind == GOMAP_KEY_U64 ? 8 : sizeof(gomap_str));
-    insertb[inserti] = top;
+    /* The whole tophash word is stored, not the byte: the next insert into
+     * this bucket loads it as a word, and a byte store cannot be forwarded
+     * to a wider load (a stall of ~12 cycles per insert when a small map
+     * fills one bucket). small_map_8_insert: 14.1 -> 12.9 ns, C/Go 0.80 -> 0.74. */
+    insertw = (insertw & ~((uint64_t)0xff << (8 * inserti))) | ((uint64_t)top << (8 * inserti));
+    store_tophash_word(insertb, insertw);
     m->count++;
     elem = op_elem_at(m, kind, insertb, inserti);
     if (m->elems_dirty)
