@@ -17,12 +17,14 @@
  * when the heap profile is off or the shim has finished, the countdown is
  * parked at INT64_MAX so the fast path takes every call.
  * The sampling decision is made BEFORE the real call, so a sampled block
- * can be allocated page-aligned (memalign(4096)): free() then looks a
- * pointer up only when it is page-aligned and some sampled block is live,
- * which rules out ~99.6 % of frees with one AND (preload.md §4 (b)). The
- * cost is up to 4 KiB of slack per live sampled block (~2 K blocks per
- * GiB of live heap at the default rate), and a sampled calloc memsets
- * (except on glibc's fresh mmapped chunks, as glibc's calloc does).
+ * below SHIM_HEAP_BIG (128 KiB) can be allocated page-aligned
+ * (memalign(4096)), and from that size on (with glibc) it is the program's
+ * own block, recognised by glibc's chunk size word: free() then looks a
+ * pointer up only when it is page-aligned or that big and some sampled
+ * block is live, which rules out ~99.6 % of frees with an AND and a
+ * compare (preload.md §4 (b)). The cost is up to 4 KiB of slack per live
+ * sampled small block (~2 K blocks per GiB of live heap at the default
+ * rate), and a sampled small calloc memsets.
  *
  * Semantics kept exactly: errno (slow paths save/restore it; failures
  * set what the real function sets), calloc overflow (delegated to the
@@ -81,10 +83,26 @@ static bool fresh_zero_pages(const void *p) {
     return shim_direct.malloc != NULL && (((const size_t *)p)[-1] & 2) != 0;
 }
 
-/* A sampled block: page-aligned (see top), recorded after it exists. */
+/*
+ * A sampled block, recorded after it exists: page-aligned (see top), except
+ * from SHIM_HEAP_BIG bytes on with glibc, where it is exactly the block the
+ * program would have had (free recognises it by glibc's chunk size word).
+ * A page-aligned copy of a big block is larger than the program's, and
+ * freeing it moves glibc's dynamic mmap threshold past the program's own
+ * sizes, so later big blocks stayed in the arenas: peak RSS x1.37 on
+ * bench-overhead's malloc workload, x2.16 on its map workload.
+ */
 static void *sampled(size_t n, size_t align, bool zero) {
     int was = shim_enter();
-    void *p = shim_real.memalign(align < PAGE ? PAGE : align, n);
+    void *p;
+    if (n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL) {
+        p = zero          ? shim_real.calloc(1, n)
+            : align <= 16 ? shim_real.malloc(n)
+                          : shim_real.memalign(align, n);
+        zero = false;
+    } else {
+        p = shim_real.memalign(align < PAGE ? PAGE : align, n);
+    }
     shim_leave(was);
     if (p) {
         if (zero && !fresh_zero_pages(p))
@@ -128,8 +146,11 @@ static __attribute__((noinline)) void free_slow(void *p) {
 
 SHIM_EXPORT void free(void *p) {
     void (*direct)(void *) = shim_direct.free;
-    /* Sampled blocks are page-aligned: any other pointer is glibc's alone. */
-    if (SHIM_LIKELY(((uintptr_t)p & (PAGE - 1)) != 0 && direct != NULL && !shim_boot_owns(p)))
+    /* Sampled blocks are page-aligned or big (see sampled): any other
+     * pointer is glibc's alone. The chunk size word is on the line glibc's
+     * free reads first anyway. */
+    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 &&
+                    shim_glibc_chunk_size(p) < SHIM_HEAP_BIG && !shim_boot_owns(p)))
         return direct(p);
     free_slow(p);
 }
@@ -186,7 +207,8 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
         /* Always move a sampled block so it is page-aligned (tcmalloc
          * moves sampled reallocs too). */
         int was = shim_enter();
-        void *q = shim_real.memalign(PAGE, n);
+        void *q = n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL ? shim_real.malloc(n)
+                                                                   : shim_real.memalign(PAGE, n);
         if (q) {
             size_t old = shim_real.malloc_usable_size(p);
             memcpy(q, p, old < n ? old : n);
@@ -217,8 +239,9 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
 
 SHIM_EXPORT void *realloc(void *p, size_t n) {
     void *(*direct)(void *, size_t) = shim_direct.realloc;
-    /* Not NULL, not sampled (page-aligned), not the pool, not a free. */
-    if (SHIM_LIKELY(((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 && !shim_boot_owns(p) &&
+    /* Not NULL, not possibly sampled, not the pool, not a free. */
+    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 &&
+                    shim_glibc_chunk_size(p) < SHIM_HEAP_BIG && !shim_boot_owns(p) &&
                     fast_ok(n, (const void *)direct)))
         return direct(p, n);
     return realloc_slow(p, n);

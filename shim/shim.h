@@ -244,11 +244,25 @@ void shim_stack_flush(void);         /* after dlclose */
 void shim_heap_record(void *p, size_t size);
 /* The block p is being freed: forget it if sampled. Cheap when not. */
 void shim_heap_forget(void *p);
-/* Is p possibly a sampled block (the page-aligned trick). */
+/*
+ * Sampled blocks are told apart without a lookup (heap.c): below
+ * SHIM_HEAP_BIG bytes they are page-aligned; from SHIM_HEAP_BIG on (glibc
+ * only) they are glibc's own blocks, whose chunk size word, read from the
+ * header glibc keeps just before every block, is that large.
+ */
+#define SHIM_HEAP_BIG ((size_t)128 << 10) /* glibc's smallest mmap threshold */
+static inline size_t shim_glibc_chunk_size(const void *p) {
+    return ((const size_t *)p)[-1] & ~(size_t)7; /* flags in the low 3 bits */
+}
+static inline bool shim_heap_may_be_sampled(const void *p) {
+    return ((uintptr_t)p & 4095u) == 0 ||
+           (shim_direct.malloc != NULL && shim_glibc_chunk_size(p) >= SHIM_HEAP_BIG);
+}
+/* Is p possibly a sampled block, with some sampled block alive. */
 static inline bool shim_heap_maybe_sampled(const void *p) {
     extern uint64_t shim_heap_live;
-    return ((uintptr_t)p & 4095u) == 0 && p != NULL &&
-           __atomic_load_n(&shim_heap_live, __ATOMIC_RELAXED) != 0;
+    return p != NULL && __atomic_load_n(&shim_heap_live, __ATOMIC_RELAXED) != 0 &&
+           shim_heap_may_be_sampled(p);
 }
 /* Detach p's record for realloc (NULL when not sampled) and put it back. */
 void *shim_heap_detach(void *p);

@@ -76,6 +76,10 @@ TEST(shim, heap_big_calloc_not_touched) {
     CHECK_MSG(kb < 16 * 1024, "RSS grew by %ld KiB", kb);
     pprof_profile *p = su_load(su_prof(su_only_pid(), "heap"));
     CHECK_EQ_I(su_sum(p, "alloc_space", "main", -1) >= (int64_t)256 << 20, 1);
+    /* A big sampled block is glibc's own (not page-aligned): its free must
+     * still be recognised, by glibc's chunk size word. */
+    CHECK_EQ_I(su_sum(p, "inuse_space", "main", (int64_t)256 << 20), 0);
+    CHECK_EQ_I(su_sum(p, "alloc_objects", "main", (int64_t)256 << 20), 1);
     pprof_profile_free(p);
     free(out);
 }
