@@ -551,16 +551,20 @@ static int do_assign(const key *k, bool fast, void **e) {
 
 /* Lookups and deletes may pass the string from a different buffer: only
  * the bytes count. */
+static void str_arg(const key *k, bool copy, char *buf, gomap_str *s) {
+    if (S.ft->km != KEY_STR)
+        return;
+    memcpy(s, k->bytes, sizeof *s);
+    if (copy) {
+        memcpy(buf, s->ptr, s->len);
+        s->ptr = buf;
+    }
+}
+
 static void *do_lookup(const key *k, bool fast, bool copy) {
     char buf[48];
     gomap_str s;
-    if (S.ft->km == KEY_STR) {
-        memcpy(&s, k->bytes, sizeof s);
-        if (copy) {
-            memcpy(buf, s.ptr, s.len);
-            s.ptr = buf;
-        }
-    }
+    str_arg(k, copy, buf, &s);
     if (fast && S.ft->km == KEY_U64)
         return gomap_lookup_u64(S.m, k->u64);
     if (fast && S.ft->km == KEY_STR)
@@ -571,13 +575,7 @@ static void *do_lookup(const key *k, bool fast, bool copy) {
 static int do_delete(const key *k, bool fast, bool copy) {
     char buf[48];
     gomap_str s;
-    if (S.ft->km == KEY_STR) {
-        memcpy(&s, k->bytes, sizeof s);
-        if (copy) {
-            memcpy(buf, s.ptr, s.len);
-            s.ptr = buf;
-        }
-    }
+    str_arg(k, copy, buf, &s);
     if (fast && S.ft->km == KEY_U64)
         return gomap_delete_u64(S.m, k->u64);
     if (fast && S.ft->km == KEY_STR)

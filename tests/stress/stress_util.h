@@ -27,18 +27,14 @@
 
 #include "pprof/pprof.h"
 #include "tests/harness/test.h"
+#include "tests/shim/shim_util.h" /* su_e2e */
 
 #define ST_KINDS    5
 #define ST_ALL_KIND ((1u << ST_KINDS) - 1)
 static const char *const st_kinds[ST_KINDS] = {"heap", "mutex", "block", "grow", "maps"};
 
-/* End-to-end tests need an uninstrumented process (the shim is not built
- * under SAN=1: ASan owns malloc and must come first). */
-static inline void st_e2e(void) {
-#ifdef MAPPROF_SANITIZE
-    SKIP("end-to-end shim test: needs an uninstrumented process (run `make test`)");
-#endif
-}
+/* End-to-end tests need an uninstrumented process (see su_e2e). */
+#define st_e2e su_e2e
 
 /* The test's private directory (fresh per test process). */
 static inline const char *st_dir(void) {
