@@ -6,6 +6,10 @@
  * byte countdown in initial-exec TLS (the sampler's fast path; when it
  * goes negative it is simply re-armed, nothing is recorded).
  *
+ * pthread_mutex_lock/unlock are forwarded the same way (a tail call
+ * through a pointer): the floor any lock-profiling interposer pays on an
+ * uncontended lock.
+ *
  * While dlsym runs (it may call calloc/malloc itself) requests are served
  * from a small static pool that free() recognizes and ignores.
  * Non-goals: profiling, errno care beyond glibc's, thread-safe lazy
@@ -14,6 +18,7 @@
  */
 #include <dlfcn.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -125,4 +130,25 @@ EXPORT void *aligned_alloc(size_t a, size_t n) {
         return NULL;
     count(n);
     return real_aligned_alloc(a, n);
+}
+
+static int (*real_lock)(pthread_mutex_t *);
+static int (*real_unlock)(pthread_mutex_t *);
+
+EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
+    int (*f)(pthread_mutex_t *) = __atomic_load_n(&real_lock, __ATOMIC_RELAXED);
+    if (__builtin_expect(f == NULL, 0)) {
+        f = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT, "pthread_mutex_lock");
+        __atomic_store_n(&real_lock, f, __ATOMIC_RELAXED);
+    }
+    return f(m);
+}
+
+EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
+    int (*f)(pthread_mutex_t *) = __atomic_load_n(&real_unlock, __ATOMIC_RELAXED);
+    if (__builtin_expect(f == NULL, 0)) {
+        f = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+        __atomic_store_n(&real_unlock, f, __ATOMIC_RELAXED);
+    }
+    return f(m);
 }
