@@ -204,11 +204,27 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
     }
     void *rec = shim_heap_maybe_sampled(p) ? shim_heap_detach(p) : NULL;
     if (SHIM_UNLIKELY(take_sample(n))) {
-        /* Always move a sampled block so it is page-aligned (tcmalloc
-         * moves sampled reallocs too). */
         int was = shim_enter();
-        void *q = n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL ? shim_real.malloc(n)
-                                                                   : shim_real.memalign(PAGE, n);
+        void *q;
+        if (n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL) {
+            /* A big block needs no alignment (see sampled): glibc's own
+             * realloc, which grows in place or with mremap instead of
+             * holding both copies (and their pages) at once. */
+            q = shim_real.realloc(p, n);
+            shim_leave(was);
+            if (!q) {
+                if (rec)
+                    shim_heap_reattach(p, rec); /* the old block is still live */
+                return NULL;
+            }
+            if (rec)
+                shim_heap_release(rec);
+            shim_heap_record(q, n);
+            return q;
+        }
+        /* A small sampled block is moved so it is page-aligned (tcmalloc
+         * moves sampled reallocs too). */
+        q = shim_real.memalign(PAGE, n);
         if (q) {
             size_t old = shim_real.malloc_usable_size(p);
             memcpy(q, p, old < n ? old : n);

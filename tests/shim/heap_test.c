@@ -80,6 +80,8 @@ TEST(shim, heap_big_calloc_not_touched) {
      * still be recognised, by glibc's chunk size word. */
     CHECK_EQ_I(su_sum(p, "inuse_space", "main", (int64_t)256 << 20), 0);
     CHECK_EQ_I(su_sum(p, "alloc_objects", "main", (int64_t)256 << 20), 1);
+    CHECK_EQ_I(su_sum(p, "alloc_objects", "main", (int64_t)512 << 20), 1);
+    CHECK_EQ_I(su_sum(p, "inuse_space", "main", (int64_t)512 << 20), 0);
     pprof_profile_free(p);
     free(out);
 }
