@@ -283,14 +283,9 @@ static inline void st_check_complete(const st_files *f) {
                   f->pid[i], f->kinds[i], ST_ALL_KIND);
 }
 
-/* Load a profile with pprof/'s validating reader. */
-static inline pprof_profile *st_load(const char *path) {
-    pprof_profile *p = NULL;
-    pprof_error err = {0};
-    int rc = pprof_profile_read_file(path, NULL, &p, &err);
-    CHECK_MSG(rc == 0, "reading %s: %s", path, err.msg);
-    return p;
-}
+/* Loading and summing profiles: shim_util.h's helpers. */
+#define st_load su_load
+#define st_sum  su_sum
 
 /* Path of the `kind` profile of pid in st_out(). */
 static inline const char *st_prof(int pid, const char *kind) {
@@ -308,39 +303,6 @@ static inline bool st_has_comment(const pprof_profile *p, const char *needle) {
         if (strstr(pprof_profile_str(p, m->comment[i]), needle))
             return true;
     return false;
-}
-
-/* Sum of sample type `type` over samples with a frame named `fn` (NULL:
- * all) and, when bytes >= 0, numeric label bytes == bytes. */
-static inline int64_t st_sum(const pprof_profile *p, const char *type, const char *fn,
-                             int64_t bytes) {
-    int idx = pprof_profile_sample_index(p, type);
-    CHECK_MSG(idx >= 0, "no sample type %s", type);
-    const pprof_pb_profile *m = pprof_profile_msg(p);
-    int64_t sum = 0;
-    for (size_t i = 0; i < m->n_sample; i++) {
-        const pprof_pb_sample *s = m->sample[i];
-        bool frame = fn == NULL;
-        for (size_t j = 0; !frame && j < s->n_location_id; j++) {
-            const pprof_pb_location *l = pprof_profile_location(p, s->location_id[j]);
-            for (size_t k = 0; l && k < l->n_line && !frame; k++) {
-                const pprof_pb_function *f = pprof_profile_function(p, l->line[k]->function_id);
-                frame = f && !strcmp(pprof_profile_str(p, f->name), fn);
-            }
-        }
-        if (!frame)
-            continue;
-        if (bytes >= 0) {
-            int64_t b = -1;
-            for (size_t j = 0; j < s->n_label; j++)
-                if (!strcmp(pprof_profile_str(p, s->label[j]->key), "bytes"))
-                    b = s->label[j]->num;
-            if (b != bytes)
-                continue;
-        }
-        sum += s->value[idx];
-    }
-    return sum;
 }
 
 /* Read an integer from a small file written by a fixture (-1: none). */
