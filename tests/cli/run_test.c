@@ -239,7 +239,7 @@ TEST(cli, run_scripts_and_path_lookup) {
                      "chmod +x '%s'",
                      script, script),
                0);
-    int rc = CT_RUN(&out, "run --seed 9 -- '%s' 2>/dev/null", script);
+    int rc = CT_RUN(&out, "run --seed 9 -o '%s/seed' -- '%s' 2>/dev/null", th_tmpdir(), script);
     CHECK_EQ_I(rc, 3);
     CHECK_EQ_S(out, "9\n");
     free(out);
@@ -254,7 +254,7 @@ TEST(cli, run_library_lookup) {
     need_shim();
     char *out;
     /* MAPPROF_LIB wins; a bad one is refused. */
-    int rc = CT_RUN(&out, "run -- true");
+    int rc = CT_RUN(&out, "run -o '%s/lib' -- true", th_tmpdir());
     CHECK_MSG(rc == 0, "%s", out);
     free(out);
     rc = th_sh(&out, "MAPPROF_LIB=/nonexistent/libmapprof.so '%s' run -- true", ct_mapprof());
