@@ -24,21 +24,51 @@
  * RECURSIVE owner's trylock succeeds; robust EOWNERDEAD means acquired).
  * Shim locks are spinlocks (never these interposers), and everything runs
  * with the guard set, so libunwind's own pthread locks pass through.
- * pthread_cond_{wait,timedwait,clockwait}: glibc releases and re-takes
- * the mutex inside the wait with internal functions our unlock/lock hooks
- * never see. The release is charged here (the waiter's holder stack, just
- * before the real wait, exactly like an unlock); the re-lock cannot be
- * told apart from the wait itself, so it is not timed (a non-goal, as in
- * mutrace). The condvar functions are forwarded to the GLIBC_2.3.2 ones.
+ * Condition waits: glibc releases and re-takes the mutex inside
+ * pthread_cond_{wait,timedwait,clockwait} with internal functions our
+ * lock/unlock hooks never see. The release is charged like an unlock (the
+ * waiter's holder stack, before the real wait). The re-lock is timed from
+ * the other side: a registered waiter (`conds`: cond -> its waiters on
+ * which mutex) is marked "pending" by the pthread_cond_signal/broadcast
+ * that wakes it, and from that moment it is a waiter on the mutex in
+ * `waiting`, started at the signal time, so the holder's unlock (usually
+ * the signaller's) is charged exactly as for a blocked pthread_mutex_lock.
+ * Its clock starts WAKE_NS after the signal (a woken thread cannot try
+ * the mutex sooner), so the usual signal-then-unlock hand-off is not
+ * charged. When the waiter returns it leaves `waiting`; if an unlock was
+ * charged meanwhile (it really had to wait for the mutex) its block
+ * sample is return time - clock start. Pending marks are counted per cond, not per
+ * thread (glibc does not say which waiter a signal wakes): whichever
+ * waiter returns next consumes one, which keeps `waiting` balanced through
+ * spurious wake-ups, timeouts and cancellation (a cleanup handler). Not
+ * timed: a re-lock after a timeout or a spurious wake-up, and the wait for
+ * the signal itself (that is the program waiting for work, not for a
+ * lock). The condvar functions are forwarded to the GLIBC_2.3.2 ones.
  */
 #include <errno.h>
 
 #include "shim/shim.h"
 
 typedef struct waitrec {
-    int n;             /* sampled waiters blocked on this lock */
-    int64_t start_sum; /* sum of their (re)started clocks */
+    int n;              /* sampled waiters blocked on this lock */
+    int64_t start_sum;  /* sum of their (re)started clocks */
+    int np;             /* condition waiters woken to re-take it (pending) */
+    int64_t pstart_sum; /* sum of their (re)started clocks */
+    uint64_t pcharges;  /* unlocks that charged pending ones */
 } waitrec;
+
+/* A thread woken by a futex needs microseconds to run: a woken condition
+ * waiter is counted as trying the mutex from this long after the signal,
+ * so signal-then-unlock hand-offs are not charged. */
+#define WAKE_NS 2000
+
+typedef struct condrec {
+    pthread_mutex_t *m;  /* the mutex of the waiters (POSIX: one at a time) */
+    int n_waiters;       /* threads inside our condition-wait wrappers */
+    int n_pending;       /* woken by a sampled signal, not yet returned */
+    int64_t pending_sum; /* sum of their clock starts (signal + WAKE_NS) */
+    uint64_t pcharges;   /* m's waitrec pcharges at the latest wake-up */
+} condrec;
 
 typedef struct cont_bucket {
     int64_t count, delay_ns;
@@ -48,6 +78,8 @@ static shim_spin wait_lock, rec_lock;
 static shim_table waiting;    /* lock address -> waitrec */
 static int n_waiting;         /* atomic: waitrec entries */
 static shim_table buckets[2]; /* [0] mutex, [1] block: stack -> bucket */
+static shim_table conds;      /* cond address -> condrec, under wait_lock */
+static int n_conds;           /* atomic: condrec entries */
 static uint64_t dropped;
 
 static bool profiling(void) {
@@ -72,8 +104,10 @@ static void record(int which, const shim_stack *st, int64_t count, int64_t delay
     shim_spin_unlock(&rec_lock);
 }
 
-static void wait_begin(const void *lock, int64_t t0) {
-    shim_spin_lock(&wait_lock);
+/* `k` waiters on `lock` from t0 on (pending: woken condition waiters);
+ * wait_lock held. Returns the lock's record, or NULL when memory ran out
+ * (they are then not charged). */
+static waitrec *wait_begin_locked(const void *lock, int64_t t0, int k, bool pending) {
     waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
     if (!w && (w = shim_calloc(sizeof *w)) != NULL) {
         if (shim_table_put(&waiting, (uint64_t)(uintptr_t)lock, w) < 0) {
@@ -83,26 +117,45 @@ static void wait_begin(const void *lock, int64_t t0) {
             __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
         }
     }
-    if (w) {
-        w->n++;
-        w->start_sum += t0;
+    if (w && pending) {
+        w->np += k;
+        w->pstart_sum += (int64_t)k * t0;
+    } else if (w) {
+        w->n += k;
+        w->start_sum += (int64_t)k * t0;
     }
+    return w;
+}
+
+static void wait_begin(const void *lock, int64_t t0) {
+    shim_spin_lock(&wait_lock);
+    wait_begin_locked(lock, t0, 1, false);
     shim_spin_unlock(&wait_lock);
 }
 
 /* A waiter acquired: leave the table. Its clock may have been restarted
- * by unlocks, so remove its share as the average restart. */
-static void wait_end(const void *lock) {
-    shim_spin_lock(&wait_lock);
+ * by unlocks, so remove its share as the average restart. wait_lock held. */
+static void wait_end_locked(const void *lock, bool pending) {
     waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
-    if (w) {
+    if (w && pending && w->np > 0) {
+        w->pstart_sum -= w->pstart_sum / w->np;
+        w->np--;
+    } else if (w && !pending && w->n > 0) {
         w->start_sum -= w->start_sum / w->n;
-        if (--w->n == 0) {
+        w->n--;
+    }
+    if (w) {
+        if (w->n == 0 && w->np == 0) {
             shim_table_del(&waiting, (uint64_t)(uintptr_t)lock);
             __atomic_sub_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
             shim_free(w);
         }
     }
+}
+
+static void wait_end(const void *lock) {
+    shim_spin_lock(&wait_lock);
+    wait_end_locked(lock, false);
     shim_spin_unlock(&wait_lock);
 }
 
@@ -117,6 +170,13 @@ static int charge_unlock(const void *lock, int64_t *delay) {
         n = w->n;
         *delay = (int64_t)n * now - w->start_sum;
         w->start_sum = (int64_t)n * now;
+    }
+    /* Pending condition waiters whose clocks have started (on average). */
+    if (w && w->np > 0 && (int64_t)w->np * now > w->pstart_sum) {
+        n += w->np;
+        *delay += (int64_t)w->np * now - w->pstart_sum;
+        w->pstart_sum = (int64_t)w->np * now;
+        w->pcharges++;
     }
     shim_spin_unlock(&wait_lock);
     return n;
@@ -163,7 +223,8 @@ static void after_unlock(int n, int64_t delay) {
     int was = shim_enter();
     int64_t t0 = shim_now_ns();
     int64_t r = (int64_t)shim_cfg.mutex_rate;
-    record(0, shim_stack_here(), r * n, r * delay);
+    if (shim_profile_on(SHIM_PROF_MUTEX)) /* else only condition waits asked */
+        record(0, shim_stack_here(), r * n, r * delay);
     shim_account_ns(shim_now_ns() - t0);
     shim_leave(was);
     errno = saved;
@@ -305,7 +366,7 @@ SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
 
 /* The mutex is about to be released inside a condition wait. */
 static void release_in_wait(pthread_mutex_t *m) {
-    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0) || !profiling())
+    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0))
         return;
     int64_t delay = 0;
     int was = shim_enter();
@@ -315,27 +376,157 @@ static void release_in_wait(pthread_mutex_t *m) {
         after_unlock(n, delay);
 }
 
+/* A thread enters a condition wait on (c, m); wait_lock taken here. */
+static void cond_begin(pthread_cond_t *c, pthread_mutex_t *m) {
+    shim_spin_lock(&wait_lock);
+    condrec *r = shim_table_get(&conds, (uint64_t)(uintptr_t)c);
+    if (!r && (r = shim_calloc(sizeof *r)) != NULL) {
+        if (shim_table_put(&conds, (uint64_t)(uintptr_t)c, r) < 0) {
+            shim_free(r);
+            r = NULL;
+        } else {
+            r->m = m;
+            __atomic_add_fetch(&n_conds, 1, __ATOMIC_RELAXED);
+        }
+    }
+    if (r)
+        r->n_waiters++;
+    shim_spin_unlock(&wait_lock);
+}
+
+/* The thread left its condition wait at t1 (returned or cancelled): it
+ * consumes one pending mark, if any. Returns the re-lock time to record,
+ * or -1 (no sampled wake-up, or nobody held the mutex meanwhile). */
+static int64_t cond_end(pthread_cond_t *c, int64_t t1) {
+    int64_t relock = -1;
+    shim_spin_lock(&wait_lock);
+    condrec *r = shim_table_get(&conds, (uint64_t)(uintptr_t)c);
+    if (r && r->n_pending > 0) {
+        int64_t start = r->pending_sum / r->n_pending;
+        r->pending_sum -= start;
+        r->n_pending--;
+        waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)r->m);
+        if (w && w->pcharges != r->pcharges)
+            relock = t1 > start ? t1 - start : 0;
+        wait_end_locked(r->m, true);
+    }
+    if (r && --r->n_waiters == 0) {
+        shim_table_del(&conds, (uint64_t)(uintptr_t)c);
+        __atomic_sub_fetch(&n_conds, 1, __ATOMIC_RELAXED);
+        shim_free(r);
+    }
+    shim_spin_unlock(&wait_lock);
+    return relock;
+}
+
+static void cond_cancelled(void *c) {
+    int was = shim_enter();
+    cond_end(c, 0);
+    shim_leave(was);
+}
+
+typedef struct cond_call {
+    int kind; /* 0 wait, 1 timedwait, 2 clockwait */
+    clockid_t clk;
+    const struct timespec *abstime;
+} cond_call;
+
+static int cond_real(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k) {
+    return k->kind == 0   ? shim_real.cond_wait(c, m)
+           : k->kind == 1 ? shim_real.cond_timedwait(c, m, k->abstime)
+                          : shim_real.cond_clockwait(c, m, k->clk, k->abstime);
+}
+
+static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k) {
+    if (!profiling())
+        return cond_real(c, m, k);
+    release_in_wait(m);
+    int saved = errno;
+    int was = shim_enter();
+    cond_begin(c, m);
+    shim_leave(was);
+    errno = saved;
+    int rc;
+    /* A cancelled wait unwinds through here with the mutex re-taken: the
+     * handler keeps `waiting` balanced. */
+    pthread_cleanup_push(cond_cancelled, c);
+    rc = cond_real(c, m, k);
+    pthread_cleanup_pop(0);
+    saved = errno;
+    was = shim_enter();
+    int64_t relock = cond_end(c, shim_now_ns());
+    if (relock >= 0 && shim_profile_on(SHIM_PROF_BLOCK)) {
+        int64_t t0 = shim_now_ns(), r = (int64_t)shim_cfg.mutex_rate;
+        record(1, shim_stack_here(), r, r * relock);
+        shim_account_ns(shim_now_ns() - t0);
+    }
+    shim_leave(was);
+    errno = saved;
+    return rc;
+}
+
 SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return EAGAIN;
-    release_in_wait(m);
-    return shim_real.cond_wait(c, m);
+    cond_call k = {0, 0, NULL};
+    return cond_wait_common(c, m, &k);
 }
 
 SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                        const struct timespec *abstime) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return EAGAIN;
-    release_in_wait(m);
-    return shim_real.cond_timedwait(c, m, abstime);
+    cond_call k = {1, 0, abstime};
+    return cond_wait_common(c, m, &k);
 }
 
 SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
                                        const struct timespec *abstime) {
     if (SHIM_UNLIKELY(!shim_real_ready()) || !shim_real.cond_clockwait)
         return EINVAL;
-    release_in_wait(m);
-    return shim_real.cond_clockwait(c, m, clk, abstime);
+    cond_call k = {2, clk, abstime};
+    return cond_wait_common(c, m, &k);
+}
+
+/* A signal (all = 0) or broadcast (all = 1) is about to wake registered
+ * waiters of c: each one still unmarked is, with probability 1 in the
+ * mutex rate, marked pending and counted as waiting for the mutex from now. */
+static void cond_wake(pthread_cond_t *c, int all) {
+    int saved = errno;
+    int was = shim_enter();
+    int64_t now = shim_now_ns(), start = now + WAKE_NS;
+    shim_spin_lock(&wait_lock);
+    condrec *r = shim_table_get(&conds, (uint64_t)(uintptr_t)c);
+    int idle = r ? r->n_waiters - r->n_pending : 0, k = 0;
+    for (int i = 0; i < (all ? idle : idle > 0); i++)
+        k += shim_one_in(shim_cfg.mutex_rate);
+    waitrec *w = k > 0 ? wait_begin_locked(r->m, start, k, true) : NULL;
+    if (w) {
+        r->n_pending += k;
+        r->pending_sum += (int64_t)k * start;
+        r->pcharges = w->pcharges;
+    }
+    shim_spin_unlock(&wait_lock);
+    shim_account_ns(shim_now_ns() - now);
+    shim_leave(was);
+    errno = saved;
+}
+
+/* One load of n_conds: no registered condition waiter anywhere. */
+SHIM_EXPORT int pthread_cond_signal(pthread_cond_t *c) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EINVAL;
+    if (__atomic_load_n(&n_conds, __ATOMIC_RELAXED) != 0 && profiling())
+        cond_wake(c, 0);
+    return shim_real.cond_signal(c);
+}
+
+SHIM_EXPORT int pthread_cond_broadcast(pthread_cond_t *c) {
+    if (SHIM_UNLIKELY(!shim_real_ready()))
+        return EINVAL;
+    if (__atomic_load_n(&n_conds, __ATOMIC_RELAXED) != 0 && profiling())
+        cond_wake(c, 1);
+    return shim_real.cond_broadcast(c);
 }
 
 struct snap_ctx {
@@ -374,6 +565,8 @@ void shim_mutex_after_fork(void) {
     /* Waiters were other threads, which do not exist in the child. */
     shim_table_clear(&waiting);
     n_waiting = 0;
+    shim_table_clear(&conds);
+    n_conds = 0;
     shim_table_clear(&buckets[0]);
     shim_table_clear(&buckets[1]);
     dropped = 0;

@@ -127,6 +127,8 @@ bool shim_real_resolve(void) {
     *(void **)&r.cond_wait = next_cond("pthread_cond_wait");
     *(void **)&r.cond_timedwait = next_cond("pthread_cond_timedwait");
     *(void **)&r.cond_clockwait = next("pthread_cond_clockwait");
+    *(void **)&r.cond_signal = next_cond("pthread_cond_signal");
+    *(void **)&r.cond_broadcast = next_cond("pthread_cond_broadcast");
     SET(exit_, "_exit");
     SET(Exit_, "_Exit");
     SET(dlopen, "dlopen");

@@ -2,7 +2,8 @@
  * accuracy_test.c — the profiles' numbers against known truths, as
  * statistics: the heap profile's unbiased estimates averaged over 20
  * seeds at the default rate (fixture heaptruth), and the mutex/block
- * delays against the delay the program measured itself (mutexdelay).
+ * delays against the delay the program measured itself (mutexdelay, and
+ * condrelock for the re-lock inside condition waits).
  *
  * Heap: a site of N blocks of s bytes is sampled per block with
  * p = 1 - exp(-s/R) and Go's unbiasing divides by p, so one run's
@@ -141,6 +142,42 @@ TEST(shim, mutex_delay_matches_measured) {
     pprof_profile *m = su_load(su_prof(pid, "mutex"));
     CHECK_EQ_I(su_sum(m, "contentions", "holder_unlock", -1), n);
     check_within(su_sum(m, "delay", "holder_unlock", -1), waited, 0.10, "mutex at holder_unlock");
+    pprof_profile_free(m);
+    free(out);
+}
+
+/* The re-lock inside pthread_cond_wait happens in glibc, out of the lock
+ * hooks' sight: the waiter's block time and the holder's mutex charge
+ * must still match what the fixture measured, a free re-lock must not
+ * count, and a cancelled waiter must leave no phantom behind. */
+TEST(shim, cond_relock_delay_matches_measured) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_PROFILES=mutex,block", su_fixture("condrelock"));
+    CHECK_MSG(rc == 0, "condrelock failed:\n%s", out);
+    CHECK_MSG(!strstr(out, "mapprof:"), "diagnostics:\n%s", out);
+    long long a_block = out_value(out, "a_block_ns "), a_mutex = out_value(out, "a_mutex_ns ");
+    long long b_block = out_value(out, "b_block_ns "), b_holder = out_value(out, "b_holder_ns ");
+    CHECK(out_value(out, "c_waits ") >= 8);
+    int pid = su_only_pid_of("block");
+    CHECK(pid > 0);
+    pprof_profile *b = su_load(su_prof(pid, "block"));
+    CHECK_EQ_I(su_sum(b, "contentions", "waiter_a_wait", -1), 8);
+    check_within(su_sum(b, "delay", "waiter_a_wait", -1), a_block, 0.10, "block at waiter_a_wait");
+    CHECK_EQ_I(su_sum(b, "contentions", "waiter_b_wait", -1), 24);
+    check_within(su_sum(b, "delay", "waiter_b_wait", -1), b_block, 0.10, "block at waiter_b_wait");
+    /* Signalled without the mutex held: the re-lock never waited. */
+    CHECK_EQ_I(su_sum(b, "contentions", "waiter_c_wait", -1), 0);
+    int64_t block_all = su_sum(b, "delay", NULL, -1);
+    pprof_profile_free(b);
+    pprof_profile *m = su_load(su_prof(pid, "mutex"));
+    check_within(su_sum(m, "delay", "signaller_unlock", -1), a_mutex + b_holder, 0.10,
+                 "mutex at signaller_unlock");
+    CHECK_EQ_I(su_sum(m, "contentions", "signaller_unlock", -1), 8 + 24);
+    /* The queue of broadcast waiters charges each other on release. */
+    CHECK(su_sum(m, "contentions", "waiter_b_unlock", -1) >= 8);
+    CHECK_EQ_I(su_sum(m, "contentions", "later_unlock", -1), 0);
+    /* Every waited nanosecond is charged to some holder. */
+    check_within(su_sum(m, "delay", NULL, -1), block_all, 0.10, "mutex total vs block total");
     pprof_profile_free(m);
     free(out);
 }
