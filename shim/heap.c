@@ -22,9 +22,16 @@
  * own block, recognised by glibc's chunk size word: free() then looks a
  * pointer up only when it is page-aligned or that big and some sampled
  * block is live, which rules out ~99.6 % of frees with an AND and a
- * compare (preload.md §4 (b)). The cost is up to 4 KiB of slack per live
- * sampled small block (~2 K blocks per GiB of live heap at the default
- * rate), and a sampled small calloc memsets.
+ * compare (preload.md §4 (b)). Page-aligned blocks that were never sampled
+ * (a freed sampled chunk comes back from glibc at the same address) are
+ * then told apart without a lock by heapprof.c's filter. The cost is up
+ * to 4 KiB of slack per live sampled small block (~2 K blocks per GiB of
+ * live heap at the default rate), and a sampled small calloc memsets.
+ * Not done: keeping freed sampled blocks for the next samples (to skip
+ * memalign, ~750 instructions of a ~2,500-instruction sample): shared
+ * between threads it moved blocks across glibc's arenas (lock waits, heap
+ * trims, TLB shootdowns) and cost more CPU than it saved on bench-shim's
+ * heap workload, in every interleaved run.
  *
  * Semantics kept exactly: errno (slow paths save/restore it; failures
  * set what the real function sets), calloc overflow (delegated to the
@@ -60,15 +67,30 @@ static bool take_sample(size_t n) {
 }
 
 /* The fast-path test: commits the countdown when no sample point is
- * crossed, and says whether the call may go straight to glibc. */
+ * crossed, and says whether the call may go straight to glibc. "left >= n"
+ * compared unsigned once left is known >= 0 is "left - n >= 0" without
+ * clamping n to INT64_MAX first (a request above that, which cannot
+ * succeed, takes the complete path). left < 0 only when init.c forces the
+ * complete path for its probe. */
 static inline bool fast_ok(size_t n, const void *direct) {
     shim_tls *t = &shim_tls_v;
-    int64_t left = t->heap.left - shim_sampler_weight(n);
-    if (SHIM_LIKELY(left >= 0 && direct != NULL)) {
-        t->heap.left = left;
-        return true;
-    }
-    return false;
+    int64_t left = t->heap.left;
+    /* Three separate tests: gcc and clang then emit test/branch pairs and
+     * no flag juggling (one instruction fewer than the clamped subtract). */
+    if (SHIM_UNLIKELY(direct == NULL))
+        return false;
+    if (SHIM_UNLIKELY(left < 0))
+        return false;
+    if (SHIM_UNLIKELY((uint64_t)left < n))
+        return false;
+    t->heap.left = (int64_t)((uint64_t)left - n);
+    return true;
+}
+
+/* shim_glibc_chunk_size(p) < SHIM_HEAP_BIG without masking the flags:
+ * they are below 8 and SHIM_HEAP_BIG is a multiple of 8. */
+static inline bool glibc_small(const void *p) {
+    return ((const size_t *)p)[-1] < SHIM_HEAP_BIG;
 }
 
 static inline bool pow2(size_t a) {
@@ -90,9 +112,13 @@ static bool fresh_zero_pages(const void *p) {
  * A page-aligned copy of a big block is larger than the program's, and
  * freeing it moves glibc's dynamic mmap threshold past the program's own
  * sizes, so later big blocks stayed in the arenas: peak RSS x1.37 on
- * bench-overhead's malloc workload, x2.16 on its map workload.
+ * bench-overhead's malloc workload, x2.16 on its map workload. Inlined
+ * into its callers: one frame fewer for libunwind to walk (stack.c). align is
+ * the caller's alignment (16 for malloc and calloc): malloc used to pass
+ * PAGE here, which sent every big sampled malloc to memalign(4096) - the
+ * same threshold effect, +24 MiB on bench-overhead's malloc workload.
  */
-static void *sampled(size_t n, size_t align, bool zero) {
+static inline __attribute__((always_inline)) void *sampled(size_t n, size_t align, bool zero) {
     int was = shim_enter();
     void *p;
     if (n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL) {
@@ -116,7 +142,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, 16);
     if (SHIM_UNLIKELY(take_sample(n)))
-        return sampled(n, PAGE, false);
+        return sampled(n, 16, false);
     if (SHIM_UNLIKELY(shim_tls_v.probe))
         shim_tls_v.probe = 2; /* init.c: the process's malloc reaches us */
     int was = shim_enter();
@@ -149,8 +175,8 @@ SHIM_EXPORT void free(void *p) {
     /* Sampled blocks are page-aligned or big (see sampled): any other
      * pointer is glibc's alone. The chunk size word is on the line glibc's
      * free reads first anyway. */
-    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 &&
-                    shim_glibc_chunk_size(p) < SHIM_HEAP_BIG && !shim_boot_owns(p)))
+    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && glibc_small(p) &&
+                    !shim_boot_owns(p)))
         return direct(p);
     free_slow(p);
 }
@@ -166,7 +192,7 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t size) {
         return shim_boot_alloc(total, 16);
     }
     if (!overflow && SHIM_UNLIKELY(take_sample(total)))
-        return sampled(total, PAGE, true);
+        return sampled(total, 16, true);
     int was = shim_enter();
     void *p = shim_real.calloc(n, size); /* overflow: NULL + ENOMEM, as glibc */
     shim_leave(was);
@@ -257,8 +283,7 @@ SHIM_EXPORT void *realloc(void *p, size_t n) {
     void *(*direct)(void *, size_t) = shim_direct.realloc;
     /* Not NULL, not possibly sampled, not the pool, not a free. */
     if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 &&
-                    shim_glibc_chunk_size(p) < SHIM_HEAP_BIG && !shim_boot_owns(p) &&
-                    fast_ok(n, (const void *)direct)))
+                    glibc_small(p) && !shim_boot_owns(p) && fast_ok(n, (const void *)direct)))
         return direct(p, n);
     return realloc_slow(p, n);
 }
