@@ -12,11 +12,7 @@
  *
  * Interned stacks are immutable, never freed (profiles refer to them by
  * pointer across dumps) and shared by every profile kind; the intern
- * table is keyed by a 64-bit hash with a chain for full comparisons, and
- * each thread first compares with the stack it interned last (a sampling
- * site repeats), which skips the hash, the table and the lock (~140
- * instructions a sample, and a line the sampling threads passed around).
- * The capture is inlined into shim_stack_here: one frame fewer to walk.
+ * table is keyed by a 64-bit hash with a chain for full comparisons.
  * Never unwinds while holding a shim lock (the intern lock is taken after
  * the capture), so the loader lock can never be taken under ours.
  */
@@ -60,12 +56,7 @@ void shim_stack_init(void) {
     unw_backtrace(warm, 8);
 }
 
-/* Inlined into shim_stack_here: libunwind walks every frame between the
- * hook and the program, each costing tens of instructions before it is
- * dropped, so the sampling paths keep as few frames of ours as they can
- * (with heap.c's sampled() inlined too, two frames: ~65 instructions a
- * sample). */
-static inline __attribute__((always_inline)) int capture(uint64_t *pcs, int cap) {
+int shim_stack_capture(uint64_t *pcs, int cap) {
     void *buf[SHIM_MAX_DEPTH + 16];
     int want =
         cap + 16 > (int)(sizeof buf / sizeof buf[0]) ? (int)(sizeof buf / sizeof buf[0]) : cap + 16;
@@ -88,10 +79,6 @@ static inline __attribute__((always_inline)) int capture(uint64_t *pcs, int cap)
     return d;
 }
 
-int shim_stack_capture(uint64_t *pcs, int cap) {
-    return capture(pcs, cap);
-}
-
 uint64_t shim_stack_failures(void) {
     return __atomic_load_n(&failures, __ATOMIC_RELAXED);
 }
@@ -105,19 +92,8 @@ static uint64_t hash_pcs(const uint64_t *pcs, int depth, uint32_t gen) {
     return h | 1; /* 0 is the table's empty key */
 }
 
-/* This thread's last interned stack. A sampling site repeats (a loop's
- * malloc), so comparing with it first skips the hash, the table and
- * intern_lock - a line the sampling threads otherwise pass around on
- * every sample. Interned stacks are immutable and never freed, so the
- * pointer stays valid (in a fork child too); gen is part of the match. */
-static __thread const shim_stack *last_interned __attribute__((tls_model("initial-exec")));
-
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
     uint32_t gen = __atomic_load_n(&shim_dl_gen, __ATOMIC_ACQUIRE);
-    const shim_stack *last = last_interned;
-    if (last && last->depth == (uint32_t)depth && last->gen == gen &&
-        !memcmp(last->pcs, pcs, (size_t)depth * sizeof *pcs))
-        return last;
     uint64_t h = hash_pcs(pcs, depth, gen);
     shim_spin_lock(&intern_lock);
     shim_stack *head = shim_table_get(&interned, h);
@@ -125,7 +101,6 @@ const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
         if (s->depth == (uint32_t)depth && s->gen == gen &&
             !memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs)) {
             shim_spin_unlock(&intern_lock);
-            last_interned = s;
             return s;
         }
     shim_stack *s = shim_calloc(sizeof *s + (size_t)depth * sizeof *pcs);
@@ -141,14 +116,12 @@ const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
         }
     }
     shim_spin_unlock(&intern_lock);
-    if (s)
-        last_interned = s;
     return s;
 }
 
 const shim_stack *shim_stack_here(void) {
     uint64_t pcs[SHIM_MAX_DEPTH];
-    int d = capture(pcs, (int)shim_cfg.depth);
+    int d = shim_stack_capture(pcs, (int)shim_cfg.depth);
     return shim_stack_intern(pcs, d); /* depth 0 interns the empty stack */
 }
 
