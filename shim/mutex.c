@@ -376,8 +376,10 @@ static void release_in_wait(pthread_mutex_t *m) {
         after_unlock(n, delay);
 }
 
-/* A thread enters a condition wait on (c, m); wait_lock taken here. */
-static void cond_begin(pthread_cond_t *c, pthread_mutex_t *m) {
+/* A thread enters a condition wait on (c, m); wait_lock taken here.
+ * False when it could not be registered (no memory): it must then not
+ * leave either, or it would take another waiter's place. */
+static bool cond_begin(pthread_cond_t *c, pthread_mutex_t *m) {
     shim_spin_lock(&wait_lock);
     condrec *r = shim_table_get(&conds, (uint64_t)(uintptr_t)c);
     if (!r && (r = shim_calloc(sizeof *r)) != NULL) {
@@ -392,6 +394,7 @@ static void cond_begin(pthread_cond_t *c, pthread_mutex_t *m) {
     if (r)
         r->n_waiters++;
     shim_spin_unlock(&wait_lock);
+    return r != NULL;
 }
 
 /* The thread left its condition wait at t1 (returned or cancelled): it
@@ -443,9 +446,11 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, const cond_ca
     release_in_wait(m);
     int saved = errno;
     int was = shim_enter();
-    cond_begin(c, m);
+    bool registered = cond_begin(c, m);
     shim_leave(was);
     errno = saved;
+    if (!registered)
+        return cond_real(c, m, k);
     int rc;
     /* A cancelled wait unwinds through here with the mutex re-taken: the
      * handler keeps `waiting` balanced. */
