@@ -2,11 +2,13 @@
  * mutex.c — the mutex and block profiles: pthread mutex and rwlock
  * interposers, timed only when they block.
  *
- * Every lock is tried first (trylock); only EBUSY leads to timing, so an
- * uncontended pthread_mutex_lock is the real trylock and a branch, and an
- * unlock the real unlock after one load (no guard, state or clock). A contended
- * acquisition is sampled 1 in MAPPROF_MUTEX_RATE (values scaled back by
- * the rate at record time, as Go >= 1.20 does).
+ * A lock whose word reads free is tail-called at once; any other is tried
+ * first (trylock), and only EBUSY leads to timing. So an uncontended
+ * pthread_mutex_lock is one load and a branch before the real lock, and
+ * an unlock one indirect jump into the real unlock (no guard, state or
+ * clock in either). A contended acquisition is sampled 1 in
+ * MAPPROF_MUTEX_RATE (values scaled back by the rate at record time, as
+ * Go >= 1.20 does).
  *
  * block (Go's block profile): the waiter's stack, charged with the time
  * it waited. mutex (Go's mutex profile): the stack of the holder at the
@@ -14,9 +16,9 @@
  * For the latter a sampled waiter registers (lock address, start time) in
  * `waiting` before it blocks; an unlock finding waiters charges them
  * now - start each, restarts their clocks (the next holder is charged from
- * here), then unwinds after the real unlock. The unlock fast path is one
- * load of n_waiting. Waiter time after the last unlock it saw (wake-up
- * latency) is charged to nobody.
+ * here), then unwinds after the real unlock. While no sampled waiter is
+ * registered, unlocks jump straight to glibc (fast_unlock). Waiter time after the last unlock it
+ * saw (wake-up latency) is charged to nobody.
  *
  * Return codes pass through unchanged for every mutex type: trylock's
  * result is final unless it is EBUSY (an ERRORCHECK owner re-locking gets
@@ -104,6 +106,29 @@ static void record(int which, const shim_stack *st, int64_t count, int64_t delay
     shim_spin_unlock(&rec_lock);
 }
 
+/*
+ * The uncontended paths' view of the real lock and unlock: never NULL, a
+ * resolving stub until the first call. pthread_mutex_lock tests the lock
+ * word before its tail call; pthread_mutex_unlock tests nothing: while
+ * some sampled waiter is registered (n_waiting > 0) fast_unlock is
+ * mutex_unlock_slow, which charges the holder, and otherwise the real
+ * unlock. Switched under wait_lock with n_waiting; an unlock that read the
+ * pointer just before a waiter registered goes uncharged, as it would
+ * have after reading n_waiting.
+ */
+static int lock_stub(pthread_mutex_t *m);
+static int unlock_stub(pthread_mutex_t *m);
+static int mutex_unlock_slow(pthread_mutex_t *m);
+static int (*fast_lock)(pthread_mutex_t *) = lock_stub;
+static int (*fast_unlock)(pthread_mutex_t *) = unlock_stub;
+
+/* After n_waiting changed (wait_lock held, or a fork child alone). */
+static void unlock_path_update(void) {
+    int (*f)(pthread_mutex_t *) = n_waiting ? mutex_unlock_slow : shim_real.mutex_unlock;
+    if (f)
+        __atomic_store_n(&fast_unlock, f, __ATOMIC_RELAXED);
+}
+
 /* `k` waiters on `lock` from t0 on (pending: woken condition waiters);
  * wait_lock held. Returns the lock's record, or NULL when memory ran out
  * (they are then not charged). */
@@ -115,6 +140,7 @@ static waitrec *wait_begin_locked(const void *lock, int64_t t0, int k, bool pend
             w = NULL;
         } else {
             __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
+            unlock_path_update();
         }
     }
     if (w && pending) {
@@ -148,6 +174,7 @@ static void wait_end_locked(const void *lock, bool pending) {
         if (w->n == 0 && w->np == 0) {
             shim_table_del(&waiting, (uint64_t)(uintptr_t)lock);
             __atomic_sub_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
+            unlock_path_update();
             shim_free(w);
         }
     }
@@ -242,6 +269,31 @@ static __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t *m, int rc)
     CONTENDED(m, shim_real.mutex_lock(m), rc_ == 0 || rc_ == EOWNERDEAD);
 }
 
+static int lock_stub(pthread_mutex_t *m) {
+    if (SHIM_UNLIKELY(!shim_real_ready()) || !shim_real.mutex_lock)
+        return EAGAIN; /* only inside our own dlsym, which takes no mutex */
+    __atomic_store_n(&fast_lock, shim_real.mutex_lock, __ATOMIC_RELAXED);
+    return shim_real.mutex_lock(m);
+}
+
+static int unlock_stub(pthread_mutex_t *m) {
+    if (SHIM_UNLIKELY(!shim_real_ready()) || !shim_real.mutex_unlock)
+        return EAGAIN;
+    /* Only if still the stub: a waiter may have switched it already. */
+    int (*stub)(pthread_mutex_t *) = unlock_stub;
+    __atomic_compare_exchange_n(&fast_unlock, &stub, shim_real.mutex_unlock, false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return mutex_unlock_slow(m);
+}
+
+static __attribute__((noinline)) int mutex_lock_busy(pthread_mutex_t *m) {
+    int (*try)(pthread_mutex_t *) = __atomic_load_n(&shim_real.mutex_trylock, __ATOMIC_RELAXED);
+    int rc = try ? try(m) : -1;
+    if (SHIM_LIKELY(rc != EBUSY && try != NULL))
+        return rc;
+    return mutex_lock_slow(m, rc);
+}
+
 /*
  * A mutex whose lock word reads 0 is free (every glibc mutex kind keeps 0
  * for "unlocked"; priority-protected ones never read 0 and go the slow
@@ -253,14 +305,9 @@ static __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t *m, int rc)
  * trylock, and only EBUSY leads to timing.
  */
 SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
-    int (*lock)(pthread_mutex_t *) = __atomic_load_n(&shim_real.mutex_lock, __ATOMIC_RELAXED);
-    if (SHIM_LIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 && lock != NULL))
-        return lock(m);
-    int (*try)(pthread_mutex_t *) = __atomic_load_n(&shim_real.mutex_trylock, __ATOMIC_RELAXED);
-    int rc = try ? try(m) : -1;
-    if (SHIM_LIKELY(rc != EBUSY && try != NULL))
-        return rc;
-    return mutex_lock_slow(m, rc);
+    if (SHIM_LIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0))
+        return __atomic_load_n(&fast_lock, __ATOMIC_RELAXED)(m);
+    return mutex_lock_busy(m);
 }
 
 SHIM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime) {
@@ -286,7 +333,7 @@ SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
     CONTENDED(m, shim_real.mutex_clocklock(m, clk, abstime), WAITED(rc_));
 }
 
-static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m) {
+static int mutex_unlock_slow(pthread_mutex_t *m) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return EAGAIN;
     if (__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0 || !profiling())
@@ -301,12 +348,10 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m) {
     return rc;
 }
 
-/* One load of n_waiting: nobody sampled is waiting on any lock. */
+/* One indirect jump: the real unlock, or the charging path while sampled
+ * waiters are registered (see fast_unlock). */
 SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
-    int (*unlock)(pthread_mutex_t *) = __atomic_load_n(&shim_real.mutex_unlock, __ATOMIC_RELAXED);
-    if (SHIM_LIKELY(unlock != NULL && __atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0))
-        return unlock(m);
-    return mutex_unlock_slow(m);
+    return __atomic_load_n(&fast_unlock, __ATOMIC_RELAXED)(m);
 }
 
 #define RW_LOCK(real_try, real_lock, ...)                                                          \
@@ -570,6 +615,7 @@ void shim_mutex_after_fork(void) {
     /* Waiters were other threads, which do not exist in the child. */
     shim_table_clear(&waiting);
     n_waiting = 0;
+    unlock_path_update();
     shim_table_clear(&conds);
     n_conds = 0;
     shim_table_clear(&buckets[0]);
