@@ -129,19 +129,31 @@ static void unlock_path_update(void) {
         __atomic_store_n(&fast_unlock, f, __ATOMIC_RELAXED);
 }
 
+/* The record of `key` in t, created zeroed (and *fresh set) when absent;
+ * NULL when memory ran out. wait_lock held. */
+static void *rec_get_or_add(shim_table *t, const void *key, size_t size, bool *fresh) {
+    void *r = shim_table_get(t, (uint64_t)(uintptr_t)key);
+    *fresh = false;
+    if (!r && (r = shim_calloc(size)) != NULL) {
+        if (shim_table_put(t, (uint64_t)(uintptr_t)key, r) < 0) {
+            shim_free(r);
+            r = NULL;
+        } else {
+            *fresh = true;
+        }
+    }
+    return r;
+}
+
 /* `k` waiters on `lock` from t0 on (pending: woken condition waiters);
  * wait_lock held. Returns the lock's record, or NULL when memory ran out
  * (they are then not charged). */
 static waitrec *wait_begin_locked(const void *lock, int64_t t0, int k, bool pending) {
-    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
-    if (!w && (w = shim_calloc(sizeof *w)) != NULL) {
-        if (shim_table_put(&waiting, (uint64_t)(uintptr_t)lock, w) < 0) {
-            shim_free(w);
-            w = NULL;
-        } else {
-            __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
-            unlock_path_update();
-        }
+    bool fresh;
+    waitrec *w = rec_get_or_add(&waiting, lock, sizeof *w, &fresh);
+    if (fresh) {
+        __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
+        unlock_path_update();
     }
     if (w && pending) {
         w->np += k;
@@ -426,15 +438,11 @@ static void release_in_wait(pthread_mutex_t *m) {
  * leave either, or it would take another waiter's place. */
 static bool cond_begin(pthread_cond_t *c, pthread_mutex_t *m) {
     shim_spin_lock(&wait_lock);
-    condrec *r = shim_table_get(&conds, (uint64_t)(uintptr_t)c);
-    if (!r && (r = shim_calloc(sizeof *r)) != NULL) {
-        if (shim_table_put(&conds, (uint64_t)(uintptr_t)c, r) < 0) {
-            shim_free(r);
-            r = NULL;
-        } else {
-            r->m = m;
-            __atomic_add_fetch(&n_conds, 1, __ATOMIC_RELAXED);
-        }
+    bool fresh;
+    condrec *r = rec_get_or_add(&conds, c, sizeof *r, &fresh);
+    if (fresh) {
+        r->m = m;
+        __atomic_add_fetch(&n_conds, 1, __ATOMIC_RELAXED);
     }
     if (r)
         r->n_waiters++;
