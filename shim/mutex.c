@@ -17,8 +17,8 @@
  * `waiting` before it blocks; an unlock finding waiters charges them
  * now - start each, restarts their clocks (the next holder is charged from
  * here), then unwinds after the real unlock. While no sampled waiter is
- * registered, unlocks jump straight to glibc (fast_unlock). Waiter time after the last unlock it
- * saw (wake-up latency) is charged to nobody.
+ * registered, unlocks jump straight to glibc (fast_unlock). Waiter time
+ * after the last unlock it saw (wake-up latency) is charged to nobody.
  *
  * Return codes pass through unchanged for every mutex type: trylock's
  * result is final unless it is EBUSY (an ERRORCHECK owner re-locking gets
@@ -32,14 +32,14 @@
  * waiter's holder stack, before the real wait). The re-lock is timed from
  * the other side: a registered waiter (`conds`: cond -> its waiters on
  * which mutex) is marked "pending" by the pthread_cond_signal/broadcast
- * that wakes it, and from that moment it is a waiter on the mutex in
- * `waiting`, started at the signal time, so the holder's unlock (usually
- * the signaller's) is charged exactly as for a blocked pthread_mutex_lock.
- * Its clock starts WAKE_NS after the signal (a woken thread cannot try
- * the mutex sooner), so the usual signal-then-unlock hand-off is not
- * charged. When the waiter returns it leaves `waiting`; if an unlock was
- * charged meanwhile (it really had to wait for the mutex) its block
- * sample is return time - clock start. Pending marks are counted per cond, not per
+ * that wakes it, and from then on it is a waiter on the mutex in
+ * `waiting`, so the holder's unlock (usually the signaller's) is charged
+ * exactly as for a blocked pthread_mutex_lock. Its clock starts WAKE_NS
+ * after the signal (a woken thread cannot try the mutex sooner), so the
+ * usual signal-then-unlock hand-off is not charged. When the waiter
+ * returns it leaves `waiting`; if an unlock was charged meanwhile (it
+ * really had to wait for the mutex) its block sample is return time -
+ * clock start. Pending marks are counted per cond, not per
  * thread (glibc does not say which waiter a signal wakes): whichever
  * waiter returns next consumes one, which keeps `waiting` balanced through
  * spurious wake-ups, timeouts and cancellation (a cleanup handler). Not
