@@ -15,6 +15,13 @@
  * table is keyed by a 64-bit hash with a chain for full comparisons.
  * Never unwinds while holding a shim lock (the intern lock is taken after
  * the capture), so the loader lock can never be taken under ours.
+ *
+ * fork: libunwind has pthread mutexes of its own (its caches, mempools);
+ * a fork while another thread is inside unw_backtrace would leave one
+ * locked in the child, whose first unwind then waits forever. So unwinds
+ * pass a gate: fork's prepare handler closes it and waits until no other
+ * thread is unwinding (a thread forking from a signal handler that
+ * interrupted its own unwind is not waited for).
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -30,6 +37,27 @@ static uint64_t failures;        /* captures that produced no frame */
 
 static shim_spin intern_lock;
 static shim_table interned; /* hash -> shim_stack chain */
+
+static int unwinders; /* atomic: threads inside libunwind */
+static int fork_gate; /* atomic: 1 while a fork is being prepared */
+static __thread int in_unwind __attribute__((tls_model("initial-exec")));
+
+static void unwind_enter(void) {
+    for (;;) {
+        while (__atomic_load_n(&fork_gate, __ATOMIC_ACQUIRE))
+            sched_yield();
+        __atomic_add_fetch(&unwinders, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&fork_gate, __ATOMIC_SEQ_CST))
+            break;
+        __atomic_sub_fetch(&unwinders, 1, __ATOMIC_SEQ_CST);
+    }
+    in_unwind++;
+}
+
+static void unwind_leave(void) {
+    in_unwind--;
+    __atomic_sub_fetch(&unwinders, 1, __ATOMIC_RELEASE);
+}
 
 static int find_own(struct dl_phdr_info *info, size_t size, void *ctx) {
     (void)size;
@@ -66,7 +94,9 @@ int shim_stack_capture(uint64_t *pcs, int cap) {
      * program's lock (or ours). */
     int cancel;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    unwind_enter();
     int n = unw_backtrace(buf, want);
+    unwind_leave();
     pthread_setcancelstate(cancel, NULL);
     int i = 0;
     while (i < n && (uintptr_t)buf[i] >= own_lo && (uintptr_t)buf[i] < own_hi)
@@ -127,19 +157,28 @@ const shim_stack *shim_stack_here(void) {
 
 void shim_stack_flush(void) {
     int was = shim_enter();
+    unwind_enter();
     unw_flush_cache(unw_local_addr_space, 0, 0); /* cached unwind info of unmapped code */
+    unwind_leave();
     shim_leave(was);
 }
 
 void shim_stack_lock_all(bool lock) {
-    if (lock)
+    if (lock) {
+        __atomic_store_n(&fork_gate, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&unwinders, __ATOMIC_SEQ_CST) > in_unwind)
+            sched_yield();
         shim_spin_lock(&intern_lock);
-    else
+    } else {
         shim_spin_unlock(&intern_lock);
+        __atomic_store_n(&fork_gate, 0, __ATOMIC_RELEASE);
+    }
 }
 
 void shim_stack_after_fork(void) {
     /* Locked by the fork prepare handler, so the table is consistent; the
      * interned stacks stay valid in the child. */
     shim_spin_unlock(&intern_lock);
+    __atomic_store_n(&unwinders, in_unwind, __ATOMIC_RELAXED); /* the only thread left */
+    __atomic_store_n(&fork_gate, 0, __ATOMIC_RELEASE);
 }
