@@ -28,8 +28,12 @@
  * dependency on a C++ runtime. When no demangler is loaded, names stay
  * mangled (pprof's own demangler can still handle them).
  *
- * Cache: a libgomap map[uint64]uint64 from address to its result record;
- * records and strings live in the symbolizer's arena until it is freed.
+ * Cache: a libgomap map[uint64]uint64 from address to its result record,
+ * which also names the mappings entry it was resolved against: a record is
+ * only reused while the address still resolves to that entry (a dump may
+ * meet an address of a library loaded after its mappings refresh, and a
+ * later dump the same address with the library known). Records and
+ * strings live in the symbolizer's arena until it is freed.
  * libdw allocates with libc malloc internally (see pprof.h).
  * Non-goals: JIT code, kernel addresses, symbolizing other processes.
  */
@@ -55,6 +59,7 @@ typedef struct result {
     pprof_frame *frames;
     size_t n;
     unsigned flags;
+    size_t mapping; /* 1 + the mappings entry resolved against; 0: none */
 } result;
 
 struct pprof_symbolizer {
@@ -365,15 +370,23 @@ out:
 
 int pprof_symbolize(pprof_symbolizer *s, const pprof_mappings *maps, uint64_t addr,
                     const pprof_frame **frames, size_t *n, unsigned *flags, pprof_error *err) {
+    /* A cached result holds only while addr still resolves to the same
+     * mappings entry: an address first seen outside every known mapping
+     * (a library loaded after the last refresh), or in a library that has
+     * since been unloaded and replaced, is resolved again. Entries never
+     * move, so an index names one library's life for good. */
+    size_t idx = 0;
+    const pprof_mapping_info *mi = pprof_mappings_find(maps, addr, &idx);
+    size_t mapping = mi ? idx + 1 : 0;
     uint64_t *slot = gomap_lookup_u64(s->cache, addr);
-    result *r;
-    if (slot) {
+    result *r = NULL;
+    if (slot)
         memcpy(&r, slot, sizeof r);
-    } else {
+    if (!r || r->mapping != mapping) {
         r = pprof__arena_alloc(&s->ar, sizeof *r);
         if (!r)
             return pprof__err(err, -ENOMEM, "symbolizer: out of memory");
-        const pprof_mapping_info *mi = pprof_mappings_find(maps, addr, NULL);
+        *r = (result){.mapping = mapping};
         if (mi) {
             module *m = NULL;
             int rc = module_for(s, mi, &m, err);

@@ -366,3 +366,32 @@ TEST(pprof, mappings_generations_and_aliases) {
     CHECK_EQ_U(pprof_mappings_address_at(m, pc, 2), pc);
     pprof_mappings_free(m);
 }
+
+/* An address met before the mappings knew its library (a dump racing a
+ * dlopen) must be resolved again once they do, not served from the cache:
+ * a signal dump once left 4 of 1,200 blocks of a reloaded library without
+ * names in every later dump (tests/stress/dlopen_test.c). */
+TEST(pprof, symbolize_cache_follows_mappings) {
+    const char *so = build_nodebug_lib();
+    pprof_mappings *m = self_maps(); /* before the library is loaded */
+    void *h = dlopen(so, RTLD_NOW);
+    CHECK_MSG(h != NULL, "%s", dlerror());
+    uint64_t plain = (uint64_t)(uintptr_t)dlsym(h, "nodebug_plain");
+    CHECK(plain != 0);
+    CHECK(pprof_mappings_find(m, plain, NULL) == NULL);
+    pprof_symbolizer *s;
+    CHECK_EQ_I(pprof_symbolizer_new(NULL, &s, NULL), 0);
+    const pprof_frame *fr;
+    size_t n = 9;
+    pprof_error err;
+    CHECK_EQ_I(pprof_symbolize(s, m, plain + 2, &fr, &n, NULL, &err), 0);
+    CHECK_EQ_U(n, 0);
+    CHECK_EQ_I(pprof_mappings_refresh(m, &err), 0);
+    CHECK(pprof_mappings_find(m, plain, NULL) != NULL);
+    CHECK_EQ_I(pprof_symbolize(s, m, plain + 2, &fr, &n, NULL, &err), 0);
+    CHECK_EQ_U(n, 1);
+    CHECK_EQ_S(fr[0].name, "nodebug_plain");
+    pprof_symbolizer_free(s);
+    pprof_mappings_free(m);
+    dlclose(h);
+}
