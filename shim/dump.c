@@ -211,9 +211,10 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, pprof_
         pprof_builder_add_comment(b, line, NULL);
         snprintf(line, sizeof line,
                  "mapprof: samples_dropped=%llu unwind_failures=%llu address_conflicts=%llu "
-                 "shim_ns=%lld",
+                 "shim_ns=%lld mutex_inline=%d",
                  (unsigned long long)s.dropped, (unsigned long long)shim_stack_failures(),
-                 (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns());
+                 (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns(),
+                 (int)shim_mutex_inline());
         pprof_builder_add_comment(b, line, NULL);
     }
     struct add_ctx ac = {b, &err, rc};

@@ -234,6 +234,7 @@ __attribute__((constructor)) static void shim_init(void) {
     int was = shim_enter();
     if (!shim_real_ready())
         goto out;
+    shim_mutex_init();
     char cwd[PATH_MAX];
     const char *dir = getcwd(cwd, sizeof cwd);
     shim_config_parse(&shim_cfg, env_get, env_diag, NULL, dir);

@@ -48,6 +48,10 @@
  * lock). The condvar functions are forwarded to the GLIBC_2.3.2 ones.
  */
 #include <errno.h>
+#include <linux/futex.h>
+#include <sys/single_threaded.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "shim/shim.h"
 
@@ -123,10 +127,16 @@ static int (*fast_lock)(pthread_mutex_t *) = lock_stub;
 static int (*fast_unlock)(pthread_mutex_t *) = unlock_stub;
 
 /* After n_waiting changed (wait_lock held, or a fork child alone). */
+/* Default mutexes handled here (see pthread_mutex_lock): 0 on, -1 off. */
+static int inline_kind = -1, inline_unlock_kind = -1;
+
 static void unlock_path_update(void) {
     int (*f)(pthread_mutex_t *) = n_waiting ? mutex_unlock_slow : shim_real.mutex_unlock;
     if (f)
         __atomic_store_n(&fast_unlock, f, __ATOMIC_RELAXED);
+    __atomic_store_n(&inline_unlock_kind,
+                     n_waiting ? -1 : __atomic_load_n(&inline_kind, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
 }
 
 /* The record of `key` in t, created zeroed (and *fresh set) when absent;
@@ -307,16 +317,120 @@ static __attribute__((noinline)) int mutex_lock_busy(pthread_mutex_t *m) {
 }
 
 /*
- * A mutex whose lock word reads 0 is free (every glibc mutex kind keeps 0
- * for "unlocked"; priority-protected ones never read 0 and go the slow
- * way): the real lock is then tail-called, so an uncontended lock costs
- * one load more than without us. The lock can be taken by another thread
- * between that load and the real lock's compare-and-swap, a window of a
- * few instructions; such a wait goes untimed (tests/shim/mutex_test.c
- * checks the delay stays within 10% under heavy contention). Otherwise:
- * trylock, and only EBUSY leads to timing.
+ * Default mutexes (kind 0: PTHREAD_MUTEX_INITIALIZER, or a NULL or default
+ * attribute; most mutexes of most programs) are locked and unlocked here
+ * with glibc's own protocol, so the uncontended pair costs what it costs
+ * without us: forwarding alone (bench-shim's bare.so) was +13-28% on it.
+ * The protocol, as glibc 2.36 runs it for kind 0 (its lowlevellock): lock
+ * word 0 free, 1 locked, 2 locked with sleepers; the locker sets the owner
+ * to its kernel thread id and counts itself in nusers, the unlocker clears
+ * the owner, uncounts itself, swaps 0 into the word and wakes one sleeper
+ * (private futex) if it read 2; while the process has one thread
+ * (__libc_single_threaded) plain loads and stores stand for the atomics.
+ * glibc's condition waits, trylock and contended lock work on the same
+ * fields, so the two mix freely. It is turned on by shim_mutex_init only
+ * when the lock and unlock the shim would forward to are glibc's and a
+ * probe mutex locked and unlocked by them shows exactly these fields
+ * (forced lock elision changes the kind, and turns it off). Before that,
+ * and for every other kind, lock and unlock forward (below).
+ * inline_kind is 0 when on and -1 (no kind) when off; inline_unlock_kind
+ * is inline_kind while no sampled waiter is registered, so the charging
+ * unlock (fast_unlock) takes over without one more test.
+ * The owner id is cached per thread (shim_tls.tid, reset in a fork child
+ * by an atfork handler registered before any other of the shim's);
+ * for kind 0 glibc only asserts that it is 0 once acquired.
+ */
+static inline bool kind_is(const pthread_mutex_t *m, const int *kind) {
+    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) ==
+           __atomic_load_n(kind, __ATOMIC_RELAXED);
+}
+
+static int self_tid(void) {
+    if (SHIM_UNLIKELY(shim_tls_v.tid == 0))
+        shim_tls_v.tid = (int)syscall(SYS_gettid);
+    return shim_tls_v.tid;
+}
+
+static __attribute__((noinline)) int wake_one(pthread_mutex_t *m) {
+    int saved = errno;
+    syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+    return 0;
+}
+
+/* Acquired kind 0, by this thread's first lock or with an owner already
+ * set (a corrupted mutex: glibc asserts, so it is handed back and glibc's
+ * lock does, with its own message). A tail call, so the hot path keeps no
+ * stack frame. */
+static __attribute__((noinline)) int acquired_first(pthread_mutex_t *m) {
+    if (m->__data.__owner != 0) {
+        if (__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1)
+            wake_one(m);
+        return shim_real.mutex_lock(m);
+    }
+    m->__data.__owner = self_tid();
+    m->__data.__nusers++;
+    return 0;
+}
+
+static void tid_after_fork(void) {
+    shim_tls_v.tid = 0; /* the child's one thread has an id of its own */
+}
+
+bool shim_mutex_inline(void) {
+    return __atomic_load_n(&inline_kind, __ATOMIC_RELAXED) == 0;
+}
+
+void shim_mutex_init(void) {
+    pthread_mutex_t t = PTHREAD_MUTEX_INITIALIZER;
+    int tid = self_tid();
+    bool ok = shim_real_in_libc((const void *)shim_real.mutex_lock) &&
+              shim_real_in_libc((const void *)shim_real.mutex_unlock) &&
+              shim_real.mutex_lock(&t) == 0 && t.__data.__lock == 1 && t.__data.__owner == tid &&
+              t.__data.__nusers == 1 && t.__data.__count == 0 && t.__data.__kind == 0 &&
+              shim_real.mutex_unlock(&t) == 0 && t.__data.__lock == 0 && t.__data.__owner == 0 &&
+              t.__data.__nusers == 0 && t.__data.__kind == 0;
+    /* First of the shim's fork handlers: a child's handlers may lock. */
+    if (ok && pthread_atfork(NULL, NULL, tid_after_fork) != 0)
+        ok = false;
+    shim_spin_lock(&wait_lock);
+    __atomic_store_n(&inline_kind, ok ? 0 : -1, __ATOMIC_RELAXED);
+    unlock_path_update();
+    shim_spin_unlock(&wait_lock);
+}
+
+/*
+ * Any other kind: a mutex whose lock word reads 0 is free (every glibc
+ * mutex kind keeps 0 for "unlocked"; priority-protected ones never read 0
+ * and go the slow way), and the real lock is tail-called, so an
+ * uncontended lock costs one load more than without us. The lock can be
+ * taken by another thread between that load and the real lock's
+ * compare-and-swap (or, for kind 0, the one here fail), a window of a few
+ * instructions; such a wait goes untimed (tests/shim/mutex_test.c checks
+ * the delay stays within 10% under heavy contention). Otherwise: trylock,
+ * and only EBUSY leads to timing.
  */
 SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
+    if (SHIM_LIKELY(kind_is(m, &inline_kind))) {
+        int *word = &m->__data.__lock, free_ = 0;
+        bool taken;
+        if (__libc_single_threaded) {
+            taken = __atomic_load_n(word, __ATOMIC_RELAXED) == 0;
+            if (taken)
+                __atomic_store_n(word, 1, __ATOMIC_RELAXED);
+        } else {
+            taken = __atomic_compare_exchange_n(word, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                                __ATOMIC_RELAXED);
+        }
+        if (SHIM_UNLIKELY(!taken))
+            return mutex_lock_busy(m);
+        int tid = shim_tls_v.tid;
+        if (SHIM_UNLIKELY(tid == 0 || m->__data.__owner != 0))
+            return acquired_first(m);
+        m->__data.__owner = tid;
+        m->__data.__nusers++;
+        return 0;
+    }
     if (SHIM_LIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0))
         return __atomic_load_n(&fast_lock, __ATOMIC_RELAXED)(m);
     return mutex_lock_busy(m);
@@ -360,9 +474,19 @@ static int mutex_unlock_slow(pthread_mutex_t *m) {
     return rc;
 }
 
-/* One indirect jump: the real unlock, or the charging path while sampled
- * waiters are registered (see fast_unlock). */
+/* Kind 0 here (see pthread_mutex_lock) unless a sampled waiter is
+ * registered; otherwise one indirect jump: the real unlock, or the
+ * charging path while sampled waiters are registered (see fast_unlock). */
 SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
+    if (SHIM_LIKELY(kind_is(m, &inline_unlock_kind))) {
+        m->__data.__owner = 0;
+        m->__data.__nusers--;
+        if (__libc_single_threaded)
+            __atomic_store_n(&m->__data.__lock, 0, __ATOMIC_RELEASE);
+        else if (SHIM_UNLIKELY(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1))
+            return wake_one(m);
+        return 0;
+    }
     return __atomic_load_n(&fast_unlock, __ATOMIC_RELAXED)(m);
 }
 

@@ -52,7 +52,7 @@ size_t shim_boot_avail(const void *p) {
 }
 
 /* Is the object defining f glibc itself (libc.so.6)? */
-static bool in_libc(void *f) {
+bool shim_real_in_libc(const void *f) {
     Dl_info info;
     if (!f || !dladdr(f, &info) || !info.dli_fname)
         return false;
@@ -63,8 +63,9 @@ static bool in_libc(void *f) {
 
 /* shim_direct: only when the whole malloc family is glibc's. */
 static void publish_direct(void *m) {
-    if (!in_libc(m) || !in_libc((void *)shim_real.free) || !in_libc((void *)shim_real.calloc) ||
-        !in_libc((void *)shim_real.realloc))
+    if (!shim_real_in_libc(m) || !shim_real_in_libc((void *)shim_real.free) ||
+        !shim_real_in_libc((void *)shim_real.calloc) ||
+        !shim_real_in_libc((void *)shim_real.realloc))
         return;
     shim_direct.free = shim_real.free;
     shim_direct.calloc = shim_real.calloc;

@@ -36,6 +36,7 @@ typedef struct shim_tls {
     int probe;          /* init.c's liveness probe: 1 armed, 2 reached our malloc */
     shim_sampler heap;  /* bytes until the next heap sample */
     shim_sampler event; /* generator for 1-in-N event sampling */
+    int tid;            /* this thread's kernel id, 0 until mutex.c needs it */
 } shim_tls;
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
@@ -122,6 +123,8 @@ static inline bool shim_real_ready(void) {
     return SHIM_LIKELY(__atomic_load_n(&shim_real.malloc, __ATOMIC_ACQUIRE) != NULL) ||
            shim_real_resolve();
 }
+/* Is the object defining f glibc itself (libc.so.6)? */
+bool shim_real_in_libc(const void *f);
 /*
  * The fast paths' view of the real functions: glibc's malloc, free, calloc
  * and realloc when they are the next definitions (the usual case), else
@@ -320,6 +323,9 @@ void shim_contention_snapshot(enum shim_profile_kind k, shim_snapshot *s);
 void shim_heap_after_fork(void);
 void shim_maps_after_fork(void);
 void shim_mutex_after_fork(void);
+/* Enable mutex.c's own lock/unlock for default mutexes if glibc's agree. */
+void shim_mutex_init(void);
+bool shim_mutex_inline(void); /* is it on (profile comments) */
 /* Take / release every producer lock around fork. */
 void shim_heap_lock_all(bool lock);
 void shim_maps_lock_all(bool lock);

@@ -7,6 +7,8 @@
  *                  every 64 operations. Prints a checksum.
  *   work mutex N   N uncontended pthread_mutex_lock+unlock pairs; prints
  *                  `ns_per_op X` (in-process, CLOCK_MONOTONIC).
+ *   work mutex_mt N  the same with a second, idle thread alive: glibc
+ *                  (and the shim) then use atomic instructions.
  *   work deep N    N malloc+free pairs made 32 frames deep; prints
  *                  `ns_per_op X` (with MAPPROF_HEAP_RATE=1 every one is
  *                  sampled: unwind + aggregation + table insert/remove).
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t shared_sum;
@@ -61,6 +64,15 @@ static void *heap_thread(void *arg) {
     return NULL;
 }
 
+/* Keeps the process multi-threaded until main writes to the pipe. */
+static void *idle(void *arg) {
+    int *fd = arg;
+    char c;
+    while (read(fd[0], &c, 1) < 0)
+        ;
+    return NULL;
+}
+
 __attribute__((noinline)) static long deep(int depth) {
     if (depth > 1)
         return deep(depth - 1) + 1;
@@ -80,7 +92,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
         printf("checksum %llu\n", (unsigned long long)shared_sum);
-    } else if (!strcmp(argv[1], "mutex")) {
+    } else if (!strcmp(argv[1], "mutex") || !strcmp(argv[1], "mutex_mt")) {
+        pthread_t idler;
+        int fd[2] = {-1, -1};
+        if (!strcmp(argv[1], "mutex_mt") &&
+            (pipe(fd) != 0 || pthread_create(&idler, NULL, idle, fd) != 0))
+            return 1;
         double t0 = now_ns();
         for (long i = 0; i < iters; i++) {
             pthread_mutex_lock(&mu);
@@ -88,6 +105,8 @@ int main(int argc, char **argv) {
             pthread_mutex_unlock(&mu);
         }
         printf("ns_per_op %.3f\n", (now_ns() - t0) / (double)iters);
+        if (fd[1] >= 0 && (write(fd[1], "x", 1) != 1 || pthread_join(idler, NULL) != 0))
+            return 1;
     } else if (!strcmp(argv[1], "deep")) {
         long s = 0;
         for (long i = 0; i < 1000; i++) /* warm-up: libunwind caches */

@@ -1,8 +1,13 @@
 /*
  * mutex_test.c — the mutex and block profiles: contended sites appear
  * with their delay, and every lock's return code and errno are the same
- * with and without the shim for each mutex type.
+ * with and without the shim for each mutex type; default mutexes, which
+ * the shim locks itself, hold exactly glibc's bytes at every step.
  */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "tests/shim/shim_util.h"
 
 TEST(shim, mutex_return_codes_pass_through) {
@@ -52,4 +57,47 @@ TEST(shim, mutex_contended_sites) {
     su_go_raw_ok(su_prof(pid, "mutex"));
     su_go_raw_ok(su_prof(pid, "block"));
     free(out);
+}
+
+/* Every profile file of the run in su_dir() says the shim's own lock and
+ * unlock for default mutexes were on. */
+static void all_say_mutex_inline(void) {
+    DIR *d = opendir(su_dir());
+    CHECK(d != NULL);
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strstr(e->d_name, ".pb.gz"))
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", su_dir(), e->d_name);
+        pprof_profile *p = su_load(path);
+        const pprof_pb_profile *m = pprof_profile_msg(p);
+        CHECK(m->n_comment >= 2);
+        CHECK_CONTAINS(pprof_profile_str(p, m->comment[1]), "mutex_inline=1");
+        pprof_profile_free(p);
+        files++;
+    }
+    closedir(d);
+    CHECK(files >= 2); /* the parent's and the fork child's */
+}
+
+TEST(shim, mutex_default_kind_fields_match_glibc) {
+    char *plain = NULL, *shimmed = NULL, *quiet = NULL;
+    int rc = th_sh(&plain, "%s", su_fixture("mutexwords"));
+    CHECK_MSG(rc == 0, "mutexwords fails without the shim:\n%s", plain);
+    CHECK_CONTAINS(plain, "all agree");
+    /* Default profiles: sampled waiters switch unlocks to the charging
+     * path now and then. */
+    rc = su_run(&shimmed, "MAPPROF_PROFILES=heap,mutex", su_fixture("mutexwords"));
+    CHECK_EQ_I(rc, 0);
+    CHECK_EQ_S(shimmed, plain);
+    all_say_mutex_inline();
+    /* No lock profile: every unlock is the shim's own, sleepers or not. */
+    rc = su_run(&quiet, "MAPPROF_PROFILES=heap", su_fixture("mutexwords"));
+    CHECK_EQ_I(rc, 0);
+    CHECK_EQ_S(quiet, plain);
+    free(plain);
+    free(shimmed);
+    free(quiet);
 }
