@@ -2,11 +2,13 @@
  * mutex.c — the mutex and block profiles: pthread mutex and rwlock
  * interposers, timed only when they block.
  *
- * A lock whose word reads free is tail-called at once; any other is tried
- * first (trylock), and only EBUSY leads to timing. So an uncontended
- * pthread_mutex_lock is one load and a branch before the real lock, and
- * an unlock one indirect jump into the real unlock (no guard, state or
- * clock in either). A contended acquisition is sampled 1 in
+ * Default mutexes (kind 0, most of them) are locked and unlocked here with
+ * glibc's own protocol, checked against glibc at start (see
+ * pthread_mutex_lock), so their uncontended pair costs what it costs
+ * without us; other kinds whose lock word reads free are tail-called to
+ * glibc. A lock found taken is tried first (trylock), and only EBUSY
+ * leads to timing (no guard, state or clock on the uncontended paths).
+ * A contended acquisition is sampled 1 in
  * MAPPROF_MUTEX_RATE (values scaled back by the rate at record time, as
  * Go >= 1.20 does).
  *
