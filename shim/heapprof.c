@@ -171,18 +171,23 @@ static void count_free(live_block *lb) {
 }
 
 /* Timing every record took two clock reads (~50 ns, a tenth of a sample
- * in a busy program) for a diagnostic (shim_ns): every TIME_EVERY-th record
- * of a thread is timed and counted TIME_EVERY times. Records come at
- * random (Poisson) points, so the estimate does not alias with the
- * program's own periods. Not the sampler's generator: drawing from it
- * would change which events a fixed seed samples. */
+ * in a busy program) for a diagnostic (shim_ns): records 16i+1..16i+16 of
+ * a thread are represented by the last of them, timed and counted
+ * TIME_EVERY times. Records come at random (Poisson) points, so the
+ * estimate does not alias with the program's own periods. Not the
+ * sampler's generator: drawing from it would change which events a fixed
+ * seed samples. A thread's first record is timed and counted once: its
+ * libunwind cache is cold (0.15-4 ms on bench-shim's heap workload, where
+ * the others take ~0.25 us), and counted 16 times it was a third of the
+ * figure or more (6-9 ms of ~18 ms; 57 of 69 ms in one run). */
 #define TIME_EVERY 16
 static __thread unsigned records __attribute__((tls_model("initial-exec")));
 
 void shim_heap_record(void *p, size_t size) {
     int saved = errno;
     int was = shim_enter();
-    bool timed = records++ % TIME_EVERY == 0;
+    unsigned k = records++;
+    bool timed = k % TIME_EVERY == 0;
     int64_t t0 = timed ? shim_now_ns() : 0;
     const shim_stack *st = shim_stack_here();
     double w = shim_heap_weight(size, shim_cfg.heap_rate);
@@ -212,7 +217,7 @@ void shim_heap_record(void *p, size_t size) {
     }
     shim_spin_unlock(&heap_lock);
     if (timed)
-        shim_account_ns((shim_now_ns() - t0) * TIME_EVERY);
+        shim_account_ns((shim_now_ns() - t0) * (k == 0 ? 1 : TIME_EVERY));
     shim_leave(was);
     errno = saved;
 }
