@@ -50,6 +50,7 @@
  * lock). The condvar functions are forwarded to the GLIBC_2.3.2 ones.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
@@ -150,15 +151,18 @@ static int (*fast_lock)(pthread_mutex_t *) = lock_stub;
 static int (*fast_unlock)(pthread_mutex_t *) = unlock_stub;
 
 /* After n_waiting changed (wait_lock held, or a fork child alone). */
-/* Default mutexes handled here (see pthread_mutex_lock): 0 on, -1 off. */
-static int inline_kind = -1, inline_unlock_kind = -1;
+/* Default mutexes handled here (see pthread_mutex_lock): 0 on, NO_KIND
+ * off. Not -1: glibc writes that kind into a destroyed mutex, whose lock
+ * and unlock must keep failing with EINVAL in glibc. */
+#define NO_KIND INT_MIN
+static int inline_kind = NO_KIND, inline_unlock_kind = NO_KIND;
 
 static void unlock_path_update(void) {
     int (*f)(pthread_mutex_t *) = n_waiting ? mutex_unlock_slow : shim_real.mutex_unlock;
     if (f)
         __atomic_store_n(&fast_unlock, f, __ATOMIC_RELAXED);
     __atomic_store_n(&inline_unlock_kind,
-                     n_waiting ? -1 : __atomic_load_n(&inline_kind, __ATOMIC_RELAXED),
+                     n_waiting ? NO_KIND : __atomic_load_n(&inline_kind, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
 }
 
@@ -359,7 +363,7 @@ static __attribute__((noinline)) int mutex_lock_busy(pthread_mutex_t *m) {
  * probe mutex locked and unlocked by them shows exactly these fields
  * (forced lock elision changes the kind, and turns it off). Before that,
  * and for every other kind, lock and unlock forward (below).
- * inline_kind is 0 when on and -1 (no kind) when off; inline_unlock_kind
+ * inline_kind is 0 when on and NO_KIND when off; inline_unlock_kind
  * is inline_kind while no sampled waiter is registered, so the charging
  * unlock (fast_unlock) takes over without one more test.
  * The owner id is cached per thread (shim_tls.tid, reset in a fork child
@@ -420,7 +424,7 @@ void shim_mutex_init(void) {
     if (ok && pthread_atfork(NULL, NULL, tid_after_fork) != 0)
         ok = false;
     shim_spin_lock(&wait_lock);
-    __atomic_store_n(&inline_kind, ok ? 0 : -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&inline_kind, ok ? 0 : NO_KIND, __ATOMIC_RELAXED);
     unlock_path_update();
     shim_spin_unlock(&wait_lock);
 }

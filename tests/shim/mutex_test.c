@@ -59,9 +59,9 @@ TEST(shim, mutex_contended_sites) {
     free(out);
 }
 
-/* Every profile file of the run in su_dir() says the shim's own lock and
- * unlock for default mutexes were on. */
-static void all_say_mutex_inline(void) {
+/* Every profile file of the run in su_dir() says whether the shim's own
+ * lock and unlock for default mutexes were on ("mutex_inline=1"). */
+static void all_say(const char *what) {
     DIR *d = opendir(su_dir());
     CHECK(d != NULL);
     int files = 0;
@@ -74,7 +74,7 @@ static void all_say_mutex_inline(void) {
         pprof_profile *p = su_load(path);
         const pprof_pb_profile *m = pprof_profile_msg(p);
         CHECK(m->n_comment >= 2);
-        CHECK_CONTAINS(pprof_profile_str(p, m->comment[1]), "mutex_inline=1");
+        CHECK_CONTAINS(pprof_profile_str(p, m->comment[1]), what);
         pprof_profile_free(p);
         files++;
     }
@@ -92,7 +92,7 @@ TEST(shim, mutex_default_kind_fields_match_glibc) {
     rc = su_run(&shimmed, "MAPPROF_PROFILES=heap,mutex", su_fixture("mutexwords"));
     CHECK_EQ_I(rc, 0);
     CHECK_EQ_S(shimmed, plain);
-    all_say_mutex_inline();
+    all_say("mutex_inline=1");
     /* No lock profile: every unlock is the shim's own, sleepers or not. */
     rc = su_run(&quiet, "MAPPROF_PROFILES=heap", su_fixture("mutexwords"));
     CHECK_EQ_I(rc, 0);
@@ -100,4 +100,23 @@ TEST(shim, mutex_default_kind_fields_match_glibc) {
     free(plain);
     free(shimmed);
     free(quiet);
+}
+
+/* Another interposer of lock/unlock preloaded after the shim: the shim
+ * forwards every call to it (no own fast path), and destroyed mutexes
+ * still fail with EINVAL as in glibc. */
+TEST(shim, mutex_next_interposer_sees_every_lock) {
+    char *plain = NULL, *out = NULL;
+    int rc = th_sh(&plain, "%s", su_fixture("mutexwords"));
+    CHECK_MSG(rc == 0, "mutexwords fails without the shim:\n%s", plain);
+    char lib[600];
+    snprintf(lib, sizeof lib, "%s/tests/shim/libfwdlock.so", th_build());
+    rc = th_sh(&out, "cd '%s' && env LD_PRELOAD='%s %s' MAPPROF_OUT='%s/mp' %s", su_dir(), su_so(),
+               lib, su_dir(), su_fixture("mutexwords"));
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "all agree");
+    CHECK_CONTAINS(out, "fwdlock: saw the locks");
+    all_say("mutex_inline=0");
+    free(plain);
+    free(out);
 }
