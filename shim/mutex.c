@@ -51,6 +51,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <linux/futex.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
@@ -105,8 +106,16 @@ typedef struct cont_bucket {
 } cont_bucket;
 
 static shim_spin wait_lock, rec_lock;
-static shim_table waiting;    /* lock address -> waitrec */
-static int n_waiting;         /* atomic: waitrec entries */
+static shim_table waiting; /* lock address -> waitrec */
+static int n_waiting;      /* atomic: waitrec entries */
+/* Lock-free presence filter over `waiting`: waitrec entries per address
+ * hash (under wait_lock, read without it). An unlock whose lock has no
+ * entry skips the clock, the lock and the lookup: with sampled waiters on
+ * one lock, every other lock's unlock took the charging path for nothing
+ * (half of them on bench-overhead's mutex workload, inside the critical
+ * section). A racing registration goes uncharged, as with n_waiting. */
+#define WAITED_BITS 8
+static uint32_t waited[1u << WAITED_BITS];
 static shim_table buckets[2]; /* [0] mutex, [1] block: stack -> bucket */
 static shim_table conds;      /* cond address -> condrec, under wait_lock */
 static int n_conds;           /* atomic: condrec entries */
@@ -182,6 +191,14 @@ static void *rec_get_or_add(shim_table *t, const void *key, size_t size, bool *f
     return r;
 }
 
+static uint32_t *waited_slot(const void *lock) {
+    return &waited[((uint64_t)(uintptr_t)lock >> 3) * 0x9e3779b97f4a7c15ull >> (64 - WAITED_BITS)];
+}
+
+static bool maybe_waited(const void *lock) {
+    return __atomic_load_n(waited_slot(lock), __ATOMIC_RELAXED) != 0;
+}
+
 /* `k` waiters on `lock` from t0 on (pending: woken condition waiters);
  * wait_lock held. Returns the lock's record, or NULL when memory ran out
  * (they are then not charged). */
@@ -189,6 +206,7 @@ static waitrec *wait_begin_locked(const void *lock, int64_t t0, int k, bool pend
     bool fresh;
     waitrec *w = rec_get_or_add(&waiting, lock, sizeof *w, &fresh);
     if (fresh) {
+        __atomic_add_fetch(waited_slot(lock), 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
         unlock_path_update();
     }
@@ -222,6 +240,7 @@ static void wait_end_locked(const void *lock, bool pending) {
     if (w) {
         if (w->n == 0 && w->np == 0) {
             shim_table_del(&waiting, (uint64_t)(uintptr_t)lock);
+            __atomic_sub_fetch(waited_slot(lock), 1, __ATOMIC_RELAXED);
             __atomic_sub_fetch(&n_waiting, 1, __ATOMIC_RELAXED);
             unlock_path_update();
             shim_free(w);
@@ -492,7 +511,7 @@ SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
 static int mutex_unlock_slow(pthread_mutex_t *m) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return EAGAIN;
-    if (__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0 || !profiling())
+    if (!maybe_waited(m) || !profiling())
         return shim_real.mutex_unlock(m);
     int64_t delay = 0;
     int was = shim_enter();
@@ -563,7 +582,7 @@ SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
 SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return EAGAIN;
-    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0) || !profiling())
+    if (SHIM_LIKELY(!maybe_waited(l)) || !profiling())
         return shim_real.rwlock_unlock(l);
     int64_t delay = 0;
     int was = shim_enter();
@@ -577,7 +596,7 @@ SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
 
 /* The mutex is about to be released inside a condition wait. */
 static void release_in_wait(pthread_mutex_t *m) {
-    if (SHIM_LIKELY(__atomic_load_n(&n_waiting, __ATOMIC_RELAXED) == 0))
+    if (SHIM_LIKELY(!maybe_waited(m)))
         return;
     int64_t delay = 0;
     int was = shim_enter();
@@ -778,6 +797,7 @@ void shim_mutex_after_fork(void) {
     /* Waiters were other threads, which do not exist in the child. */
     shim_table_clear(&waiting);
     n_waiting = 0;
+    memset(waited, 0, sizeof waited);
     unlock_path_update();
     shim_table_clear(&conds);
     n_conds = 0;

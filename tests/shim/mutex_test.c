@@ -49,9 +49,10 @@ TEST(shim, mutex_contended_sites) {
     int64_t all = su_sum(b, "contentions", NULL, -1) - at_main;
     int64_t at_site =
         su_sum(b, "contentions", "contended_lock", -1) + su_sum(b, "contentions", "rw_section", -1);
-    /* Nearly every worker event is at one of the two sites (the hand-off
-     * lock may see a few). */
-    CHECK_MSG(at_site * 10 >= all * 9, "%lld of %lld contentions at the sites", (long long)at_site,
+    /* Every other worker event is at the hand-off lock, which each of the
+     * 4 workers takes once. (A ratio failed when a loaded machine ran the
+     * workers one after another: 2 of 4 events at the sites.) */
+    CHECK_MSG(all - at_site <= 4, "%lld of %lld contentions at the sites", (long long)at_site,
               (long long)all);
     pprof_profile_free(b);
     su_go_raw_ok(su_prof(pid, "mutex"));
