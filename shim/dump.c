@@ -4,8 +4,9 @@
  * A dump runs on an ordinary thread (the exiting one, the helper thread
  * for signals and intervals, the thread that hit a fatal map error),
  * never in a signal handler. It holds the guard throughout, so libdw,
- * libelf, zlib and protobuf-c allocate from the real allocator unseen,
- * and it holds dump_lock, a spinlock taken with a bounded wait for the
+ * libelf, zlib and protobuf-c are never sampled, and everything it
+ * allocates comes from the shim's own memory, never glibc's (mem.c). It
+ * holds dump_lock, a spinlock taken with a bounded wait for the
  * final dump (a final dump that cannot get the lock within ~1 s gives up
  * rather than deadlock, e.g. exit() from a signal handler that
  * interrupted a dump).
@@ -43,15 +44,16 @@ static pid_t final_tid;    /* the thread writing the final dump */
 static pprof_mappings *maps;
 static pprof_symbolizer *sym;
 
+/* pprof/'s memory: the shim's own, like everything a dump allocates. */
 static void *pp_alloc(size_t size, void *ctx) {
     (void)ctx;
-    return shim_real.malloc(size ? size : 1);
+    return shim_mem_alloc(size);
 }
 
 static void pp_release(void *p, size_t size, void *ctx) {
     (void)size;
     (void)ctx;
-    shim_real.free(p);
+    shim_free(p);
 }
 
 static const pprof_allocator pp_allocator = {pp_alloc, pp_release, NULL};
@@ -277,9 +279,11 @@ static void wait_final_dump(void) {
  */
 static bool room_to_symbolize(void) {
     size_t need = shim_cfg.full_symbols ? (size_t)96 << 20 : (size_t)24 << 20;
-    void *p = shim_real.malloc(need);
-    shim_real.free(p);
-    return p != NULL;
+    void *p = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    munmap(p, need);
+    return true;
 }
 
 /* One line per failed dump, and none when a later dump fails with the
@@ -298,8 +302,10 @@ struct dump_job {
     int failed;
 };
 
-/* The dump proper, under dump_lock, on the dump stack. */
+/* The dump proper, under dump_lock, on the dump stack; everything it
+ * allocates comes from the shim's own memory (mem.c says why). */
 static void dump_locked(struct dump_job *job) {
+    int64_t left = shim_own_alloc_begin();
     int64_t t0 = shim_now_ns();
     pprof_error err = {0};
     if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
@@ -313,11 +319,9 @@ static void dump_locked(struct dump_job *job) {
         pprof_mappings_refresh(maps, NULL);
     }
     pprof_symbolizer *use_sym = sym;
-    if (use_sym && !room_to_symbolize()) {
+    bool nosym = use_sym && !room_to_symbolize();
+    if (nosym)
         use_sym = NULL;
-        shim_log("low on memory: profiles written without symbols (go tool pprof can add them "
-                 "from the binaries)");
-    }
     char first[320] = "", msg[256];
     int wanted = 0, first_code = 0;
     for (int k = 0; k < SHIM_PROF_COUNT; k++) {
@@ -331,9 +335,14 @@ static void dump_locked(struct dump_job *job) {
                      msg);
         }
     }
+    /* One line per dump: when every profile failed, that failure says it. */
+    if (nosym && job->failed < wanted)
+        shim_log("low on memory: profiles written without symbols (go tool pprof can add them "
+                 "from the binaries)");
     if (job->failed)
         report_failure(job->failed, wanted, first_code, first);
     shim_account_ns(shim_now_ns() - t0);
+    shim_own_alloc_end(left);
 }
 
 /*

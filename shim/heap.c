@@ -40,6 +40,12 @@
  * the old block live (and tracked), invalid alignments go to the real
  * function untouched so it returns EINVAL/NULL as glibc does.
  * Bootstrap-pool pointers (handed out while dlsym ran) are never freed.
+ * During a dump (shim_tls.own_alloc) this thread's countdown is parked
+ * below zero so every call takes the complete path, which serves it from
+ * the shim's own memory (mem.c says why); such blocks are recognised by
+ * their mark wherever they are freed or resized later. Alignments above
+ * 16, valloc and pvalloc still go to glibc then (the dump's libraries do
+ * not ask for them).
  * malloc_usable_size and friends are not interposed: blocks are real
  * glibc blocks.
  */
@@ -105,6 +111,44 @@ static bool fresh_zero_pages(const void *p) {
     return shim_direct.malloc != NULL && (((const size_t *)p)[-1] & 2) != 0;
 }
 
+/* A dump's allocation (shim_tls.own_alloc, see mem.c): the shim's own
+ * memory, failing as malloc does. */
+static void *own_alloc(size_t n) {
+    void *p = shim_mem_alloc(n ? n : 1);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+/* realloc of a block of the shim's own memory (made during a dump, and
+ * possibly resized by a library later): it stays in the shim's memory. */
+static void *own_realloc(void *p, size_t n) {
+    if (n == 0) { /* as glibc: frees p, returns NULL */
+        shim_free(p);
+        return NULL;
+    }
+    void *q = own_alloc(n);
+    if (q) {
+        size_t old = shim_mem_usable(p);
+        memcpy(q, p, old < n ? old : n);
+        shim_free(p);
+    }
+    return q;
+}
+
+int64_t shim_own_alloc_begin(void) {
+    shim_tls *t = &shim_tls_v;
+    int64_t left = t->heap.left;
+    t->own_alloc = 1;
+    t->heap.left = -1; /* every call of this thread takes the complete path */
+    return left;
+}
+
+void shim_own_alloc_end(int64_t left) {
+    shim_tls_v.heap.left = left;
+    shim_tls_v.own_alloc = 0;
+}
+
 /*
  * A sampled block, recorded after it exists: page-aligned (see top), except
  * from SHIM_HEAP_BIG bytes on with glibc, where it is exactly the block the
@@ -139,6 +183,8 @@ static inline __attribute__((always_inline)) void *sampled(size_t n, size_t alig
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t n) {
+    if (SHIM_UNLIKELY(shim_tls_v.own_alloc))
+        return own_alloc(n);
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, 16);
     if (SHIM_UNLIKELY(take_sample(n)))
@@ -161,6 +207,10 @@ SHIM_EXPORT void *malloc(size_t n) {
 static __attribute__((noinline)) void free_slow(void *p) {
     if (!p || SHIM_UNLIKELY(shim_boot_owns(p)))
         return;
+    if (SHIM_UNLIKELY(shim_mem_owns(p))) {
+        shim_free(p);
+        return;
+    }
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return; /* cannot happen: p came from somewhere resolved */
     if (SHIM_UNLIKELY(shim_heap_maybe_sampled(p)) && !shim_tls_v.guard)
@@ -184,6 +234,12 @@ SHIM_EXPORT void free(void *p) {
 static __attribute__((noinline)) void *calloc_slow(size_t n, size_t size) {
     size_t total;
     bool overflow = __builtin_mul_overflow(n, size, &total);
+    if (SHIM_UNLIKELY(shim_tls_v.own_alloc)) {
+        void *p = overflow ? NULL : shim_calloc(total ? total : 1);
+        if (!p)
+            errno = ENOMEM;
+        return p;
+    }
     if (SHIM_UNLIKELY(!shim_real_ready())) {
         if (overflow) {
             errno = ENOMEM;
@@ -220,6 +276,8 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
         }
         return q;
     }
+    if (SHIM_UNLIKELY(shim_mem_owns(p)))
+        return own_realloc(p, n);
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return NULL;
     if (shim_tls_v.guard)
@@ -296,6 +354,13 @@ SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
         return 0;
     }
     bool valid = pow2(align) && align % sizeof(void *) == 0;
+    if (valid && align <= 16 && SHIM_UNLIKELY(shim_tls_v.own_alloc)) {
+        void *p = shim_mem_alloc(n ? n : 1);
+        if (!p)
+            return ENOMEM;
+        *out = p;
+        return 0;
+    }
     if (valid && SHIM_UNLIKELY(take_sample(n))) {
         int saved = errno;
         void *p = sampled(n, align, false);
@@ -317,6 +382,8 @@ SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
 static void *aligned(void *(*real)(size_t, size_t), size_t align, size_t n) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, pow2(align) ? align : 16);
+    if (pow2(align) && align <= 16 && SHIM_UNLIKELY(shim_tls_v.own_alloc))
+        return own_alloc(n);
     if (pow2(align) && SHIM_UNLIKELY(take_sample(n)))
         return sampled(n, align, false);
     int was = shim_enter();

@@ -10,14 +10,28 @@
  * each. Here they come from mmap'd regions of our own, so the host's heap
  * behaves exactly as without us.
  *
+ * It also serves every allocation made during a dump (heap.c routes the
+ * malloc family there while shim_tls.own_alloc is set: libdw, libelf, zlib,
+ * protobuf-c, glibc's own helpers), so a dump never enters glibc's
+ * allocator: exit() called from a signal handler that interrupted malloc
+ * ran the final dump inside the interrupted malloc's state and corrupted
+ * the heap ("corrupted double-linked list", 1 run in 20 of a program
+ * whose SIGALRM handler exits), and dumps no longer leave garbage in the
+ * host's arenas. Such blocks can reach free()/realloc() later, so each one
+ * says it is ours where glibc keeps a chunk's size word (SHIM_MEM_MARK,
+ * which no glibc chunk can hold, just before the block): the hooks' fast
+ * paths read that word anyway and send such a block to its slow path.
+ *
  * Layout: requests up to MEM_SMALL_MAX bytes round up to a size class
- * (16-byte steps to 128 B, then powers of two to 2 KiB) carved from 1 MiB
+ * (16-byte steps to 128 B, then powers of two to 64 KiB) carved from 1 MiB
  * regions, and are recycled through
  * per-class free lists (regions are never unmapped: the records they hold
- * are few and mostly immortal). Larger requests (table arrays, dump
- * chunks) get their own mapping, unmapped on free, so a table that doubles
- * gives its old array back to the system. Every block has a 16-byte header
- * holding its class or mapping size; blocks are 16-byte aligned and zeroed.
+ * are few and mostly immortal, and a dump's freed blocks serve the next
+ * dump). Larger requests (table arrays, dump buffers) get their own
+ * mapping, unmapped on free, so a table that doubles gives its old array
+ * back to the system. Every block has a 16-byte header holding its class
+ * or mapping size and the mark; blocks are 16-byte aligned, and zeroed
+ * except from shim_mem_alloc (malloc's contract: a dump's libraries).
  *
  * Thread-safety: one spinlock (innermost: callers may hold producer locks,
  * nothing is called with it held). Around fork it is held (lock_all) so
@@ -31,15 +45,15 @@
 #include "shim/shim.h"
 
 #define MEM_HDR       16u
-#define MEM_CLASSES   12 /* 16, 32, ..., 128 B, then 256 B .. 2 KiB */
-#define MEM_SMALL_MAX 2048u
+#define MEM_CLASSES   17 /* 16, 32, ..., 128 B, then 256 B .. 64 KiB */
+#define MEM_SMALL_MAX (64u << 10)
 #define MEM_REGION    (1u << 20)
 #define MEM_LARGE     0xffffffffu
 
 typedef struct mem_hdr {
-    uint32_t cls; /* class index, or MEM_LARGE */
-    uint32_t pad;
-    uint64_t size; /* mapping size for large blocks */
+    uint32_t cls;   /* class index, or MEM_LARGE */
+    uint32_t pages; /* mapping size in pages, for large blocks */
+    uint64_t mark;  /* SHIM_MEM_MARK, where glibc keeps a chunk's size */
 } mem_hdr;
 
 _Static_assert(sizeof(mem_hdr) == MEM_HDR, "header keeps 16-byte alignment");
@@ -70,7 +84,7 @@ static void *map_pages(size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void *small_alloc(unsigned cls) {
+static void *small_alloc(unsigned cls, bool zero) {
     size_t size = class_size(cls);
     shim_spin_lock(&mem_lock);
     mem_free *f = free_lists[cls];
@@ -78,7 +92,7 @@ static void *small_alloc(unsigned cls) {
         free_lists[cls] = f->next;
     } else {
         if ((size_t)(bump_end - bump) < size) {
-            /* The tail of the old region (< 2 KiB) is abandoned. */
+            /* The tail of the old region (< 64 KiB) is abandoned. */
             unsigned char *r = map_pages(MEM_REGION);
             if (!r) {
                 shim_spin_unlock(&mem_lock);
@@ -91,11 +105,12 @@ static void *small_alloc(unsigned cls) {
         bump += size;
     }
     shim_spin_unlock(&mem_lock);
-    memset(f, 0, size); /* recycled blocks are dirty; fresh pages cost nothing extra */
+    if (zero)
+        memset(f, 0, size); /* recycled blocks are dirty; fresh pages cost nothing extra */
     return f;
 }
 
-void *shim_calloc(size_t size) {
+static void *mem_alloc(size_t size, bool zero) {
     int saved = errno;
     if (size > SIZE_MAX - MEM_HDR - 4096) {
         errno = saved;
@@ -105,19 +120,29 @@ void *shim_calloc(size_t size) {
     mem_hdr *h;
     if (total <= MEM_SMALL_MAX) {
         unsigned cls = class_of(total);
-        h = small_alloc(cls);
+        h = small_alloc(cls, zero);
         if (h)
             h->cls = cls;
     } else {
         size_t mapped = (total + 4095) & ~(size_t)4095;
-        h = map_pages(mapped); /* zero-filled by the kernel */
+        h = mapped >> 12 < MEM_LARGE ? map_pages(mapped) : NULL; /* zero-filled */
         if (h) {
             h->cls = MEM_LARGE;
-            h->size = mapped;
+            h->pages = (uint32_t)(mapped >> 12);
         }
     }
+    if (h)
+        h->mark = SHIM_MEM_MARK;
     errno = saved;
     return h ? (unsigned char *)h + MEM_HDR : NULL;
+}
+
+void *shim_calloc(size_t size) {
+    return mem_alloc(size, true);
+}
+
+void *shim_mem_alloc(size_t size) {
+    return mem_alloc(size, false);
 }
 
 void shim_free(void *p) {
@@ -126,7 +151,7 @@ void shim_free(void *p) {
     int saved = errno;
     mem_hdr *h = (mem_hdr *)(void *)((unsigned char *)p - MEM_HDR);
     if (h->cls == MEM_LARGE) {
-        munmap(h, (size_t)h->size);
+        munmap(h, (size_t)h->pages << 12);
     } else {
         unsigned cls = h->cls;
         mem_free *f = (mem_free *)(void *)h;
@@ -136,6 +161,11 @@ void shim_free(void *p) {
         shim_spin_unlock(&mem_lock);
     }
     errno = saved;
+}
+
+size_t shim_mem_usable(const void *p) {
+    const mem_hdr *h = (const mem_hdr *)(const void *)((const unsigned char *)p - MEM_HDR);
+    return (h->cls == MEM_LARGE ? (size_t)h->pages << 12 : class_size(h->cls)) - MEM_HDR;
 }
 
 void shim_mem_lock_all(bool lock) {

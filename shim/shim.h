@@ -37,6 +37,7 @@ typedef struct shim_tls {
     shim_sampler heap;  /* bytes until the next heap sample */
     shim_sampler event; /* generator for 1-in-N event sampling */
     int tid;            /* this thread's kernel id, 0 until mutex.c needs it */
+    int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
 } shim_tls;
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
@@ -209,7 +210,17 @@ uint64_t shim_hash64(uint64_t x);
 /* Allocation for shim tables and records (mem.c): private mmap'd memory,
  * never the host's arenas. Zeroed, 16-byte aligned, errno preserved. */
 void *shim_calloc(size_t size);
+void *shim_mem_alloc(size_t size); /* not zeroed */
 void shim_free(void *p);
+size_t shim_mem_usable(const void *p); /* bytes usable at p (a shim_calloc block) */
+/* The word before every shim_calloc block, where glibc keeps a chunk's
+ * size: bit 3 set, so no glibc chunk (16-byte multiples, flags in bits
+ * 0-2) has it, and above SHIM_HEAP_BIG, so the free/realloc fast paths
+ * send the block to their slow paths. */
+#define SHIM_MEM_MARK 0xd1f7e5a3c0de0008ull
+static inline bool shim_mem_owns(const void *p) {
+    return ((const uint64_t *)p)[-1] == SHIM_MEM_MARK;
+}
 void shim_mem_lock_all(bool lock); /* around fork */
 
 /* -------------------------------------------------------------- stacks */
@@ -245,6 +256,10 @@ void shim_stack_flush(void);         /* after dlclose */
 
 /* --------------------------------------------------------------- heap */
 
+/* Around a dump: this thread's malloc family serves from mem.c (heap.c).
+ * begin returns the countdown to hand back to end. */
+int64_t shim_own_alloc_begin(void);
+void shim_own_alloc_end(int64_t left);
 /* Record a sampled block p of size bytes (guard not set by caller). */
 void shim_heap_record(void *p, size_t size);
 /* The block p is being freed: forget it if sampled. Cheap when not. */
