@@ -222,11 +222,11 @@ static __attribute__((noinline)) void free_slow(void *p) {
 
 SHIM_EXPORT void free(void *p) {
     void (*direct)(void *) = shim_direct.free;
-    /* Sampled blocks are page-aligned or big (see sampled): any other
+    /* Sampled blocks are page-aligned or big (see sampled), and the
+     * shim's own and bootstrap blocks read as big (their marks): any other
      * pointer is glibc's alone. The chunk size word is on the line glibc's
      * free reads first anyway. */
-    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && glibc_small(p) &&
-                    !shim_boot_owns(p)))
+    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && glibc_small(p)))
         return direct(p);
     free_slow(p);
 }
@@ -339,9 +339,10 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
 
 SHIM_EXPORT void *realloc(void *p, size_t n) {
     void *(*direct)(void *, size_t) = shim_direct.realloc;
-    /* Not NULL, not possibly sampled, not the pool, not a free. */
+    /* Not NULL, not possibly sampled, not ours or the pool's (marks read
+     * as big), not a free. */
     if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 &&
-                    glibc_small(p) && !shim_boot_owns(p) && fast_ok(n, (const void *)direct)))
+                    glibc_small(p) && fast_ok(n, (const void *)direct)))
         return direct(p, n);
     return realloc_slow(p, n);
 }

@@ -35,15 +35,21 @@ void *shim_boot_alloc(size_t size, size_t align) {
         align = 16;
     for (;;) {
         size_t cur = __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
-        size_t start = (cur + align - 1) & ~(align - 1);
+        size_t start = (cur + 16 + align - 1) & ~(align - 1); /* room for the mark */
         if (start + size < start || start + size > sizeof shim_boot_pool) {
             static const char msg[] = "mapprof: bootstrap pool exhausted\n";
             (void)!write(2, msg, sizeof msg - 1);
             abort();
         }
         if (__atomic_compare_exchange_n(&boot_used, &cur, start + size, false, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED))
+                                        __ATOMIC_RELAXED)) {
+            /* Where glibc keeps a chunk's size: free()/realloc()'s fast
+             * paths then send the block to their slow paths, which know
+             * the pool, without a range test of their own. */
+            uint64_t mark = SHIM_BOOT_MARK;
+            memcpy(shim_boot_pool + start - 8, &mark, sizeof mark);
             return shim_boot_pool + start; /* static storage: already zero */
+        }
     }
 }
 

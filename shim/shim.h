@@ -142,7 +142,10 @@ typedef struct shim_direct_fns {
 } shim_direct_fns;
 extern shim_direct_fns shim_direct;
 
-/* Bootstrap bump pool for allocations made while dlsym runs. */
+/* Bootstrap bump pool for allocations made while dlsym runs. Each block
+ * is preceded by SHIM_BOOT_MARK, like shim_calloc blocks by SHIM_MEM_MARK
+ * (see there): no glibc chunk size, and above SHIM_HEAP_BIG. */
+#define SHIM_BOOT_MARK      0xd1f7e5a3b007b008ull
 #define SHIM_BOOT_POOL_SIZE (64 * 1024)
 extern unsigned char shim_boot_pool[SHIM_BOOT_POOL_SIZE];
 void *shim_boot_alloc(size_t size, size_t align);
