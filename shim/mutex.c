@@ -159,13 +159,13 @@ static int mutex_unlock_slow(pthread_mutex_t *m);
 static int (*fast_lock)(pthread_mutex_t *) = lock_stub;
 static int (*fast_unlock)(pthread_mutex_t *) = unlock_stub;
 
-/* After n_waiting changed (wait_lock held, or a fork child alone). */
 /* Default mutexes handled here (see pthread_mutex_lock): 0 on, NO_KIND
  * off. Not -1: glibc writes that kind into a destroyed mutex, whose lock
  * and unlock must keep failing with EINVAL in glibc. */
 #define NO_KIND INT_MIN
 static int inline_kind = NO_KIND, inline_unlock_kind = NO_KIND;
 
+/* After n_waiting changed (wait_lock held, or a fork child alone). */
 static void unlock_path_update(void) {
     int (*f)(pthread_mutex_t *) = n_waiting ? mutex_unlock_slow : shim_real.mutex_unlock;
     if (f)
