@@ -46,8 +46,9 @@
  * their mark wherever they are freed or resized later. Alignments above
  * 16, valloc and pvalloc still go to glibc then (the dump's libraries do
  * not ask for them).
- * malloc_usable_size and friends are not interposed: blocks are real
- * glibc blocks.
+ * malloc_usable_size and friends are not interposed: the program's blocks
+ * are real glibc blocks (a dump's are not, and libdw, libelf, zlib and
+ * protobuf-c never ask a block's size).
  */
 #include <errno.h>
 #include <malloc.h>
