@@ -10,7 +10,7 @@ libunwind-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
 libdw-dev libelf-dev
 golang-go golang-github-google-pprof-dev
 libclang-rt-14-dev clang-format
-python3 perl sqlite3 xz-utils gzip git"
+python3 perl sqlite3 xz-utils gzip git strace"
 
 missing=""
 for p in $PKGS; do

@@ -4,34 +4,35 @@
  *
  * Fast path (malloc, free, calloc, realloc): this thread's byte countdown
  * (mean MAPPROF_HEAP_RATE) minus the request stays >= 0, the pointer is
- * not page-aligned (free), and glibc is the real allocator (shim_direct):
- * then the call goes straight to glibc, a tail call, with nothing else
- * looked at - no guard, no state, no configuration. Everything else
- * (a sample point crossed, a page-aligned free, before resolution, a
- * foreign allocator) takes the complete path below, which counts the
- * request itself, so the two never disagree. Bytes the shim allocates
- * itself (guard set) count down too but are never sampled: sample points
- * form a Poisson process over all bytes, and dropping those that land on
- * the shim's own bytes leaves the host's bytes sampled at the same rate.
- * Before the constructor nothing is counted (seeds must be reproducible);
- * when the heap profile is off or the shim has finished, the countdown is
- * parked at INT64_MAX so the fast path takes every call.
- * The sampling decision is made BEFORE the real call, so a sampled block
- * below SHIM_HEAP_BIG (128 KiB) can be allocated page-aligned
- * (memalign(4096)), and from that size on (with glibc) it is the program's
- * own block, recognised by glibc's chunk size word: free() then looks a
- * pointer up only when it is page-aligned or that big and some sampled
- * block is live, which rules out ~99.6 % of frees with an AND and a
- * compare (preload.md §4 (b)). Page-aligned blocks that were never sampled
- * (a freed sampled chunk comes back from glibc at the same address) are
- * then told apart without a lock by heapprof.c's filter. The cost is up
- * to 4 KiB of slack per live sampled small block (~2 K blocks per GiB of
- * live heap at the default rate), and a sampled small calloc memsets.
- * Not done: keeping freed sampled blocks for the next samples (to skip
- * memalign, ~750 instructions of a ~2,500-instruction sample): shared
- * between threads it moved blocks across glibc's arenas (lock waits, heap
- * trims, TLB shootdowns) and cost more CPU than it saved on bench-shim's
- * heap workload, in every interleaved run.
+ * not possibly a sampled block (free, realloc: shim.h's address filter),
+ * and glibc is the real allocator (shim_direct): then the call goes
+ * straight to glibc, a tail call, with nothing else looked at - no guard,
+ * no state, no configuration. Everything else (a sample point crossed, a
+ * filter hit, before resolution, a foreign allocator) takes the complete
+ * path below, which counts the request itself, so the two never disagree.
+ * Bytes the shim allocates itself (guard set) count down too but are never
+ * sampled: sample points form a Poisson process over all bytes, and
+ * dropping those that land on the shim's own bytes leaves the host's bytes
+ * sampled at the same rate. Before the constructor nothing is counted
+ * (seeds must be reproducible); when the heap profile is off or the shim
+ * has finished, the countdown is parked at INT64_MAX so the fast path
+ * takes every call.
+ *
+ * Invariant: a sampled call is the same call. It reaches the real function
+ * with the program's own arguments and its block is recorded after it
+ * returns, so glibc sees exactly the sequence of requests it would have
+ * seen without the shim: same chunks, same bins, same arena trimming and
+ * mmap threshold, and calloc's zeroing (MALLOC_PERTURB_ included) is
+ * glibc's own. The shim's records live in its own memory (mem.c, never
+ * the host's arenas). What this costs is at free and realloc: a sampled
+ * block is an ordinary glibc block, so they ask the address filter (one
+ * load from 32 KiB) instead of a property of the pointer.
+ * Not done: handing sampled blocks out page-aligned so that free could
+ * tell them by their address alone. memalign's slack chunks and the
+ * aligned blocks pinned arena memory glibc would have trimmed (madvise
+ * calls fell ~10x on a malloc churn, peak RSS nearly doubled), and glibc
+ * fills fresh mmapped chunks with the perturb byte, which a calloc built
+ * on memalign did not clear.
  *
  * Semantics kept exactly: errno (slow paths save/restore it; failures
  * set what the real function sets), calloc overflow (delegated to the
@@ -57,7 +58,7 @@
 
 #include "shim/shim.h"
 
-#define PAGE 4096u
+#define PAGE 4096u /* valloc's alignment while dlsym runs */
 
 /* The complete sampling decision for n bytes. */
 static bool take_sample(size_t n) {
@@ -94,22 +95,14 @@ static inline bool fast_ok(size_t n, const void *direct) {
     return true;
 }
 
-/* shim_glibc_chunk_size(p) < SHIM_HEAP_BIG without masking the flags:
- * they are below 8 and SHIM_HEAP_BIG is a multiple of 8. */
-static inline bool glibc_small(const void *p) {
-    return ((const size_t *)p)[-1] < SHIM_HEAP_BIG;
+/* p carries no mark of the shim's (shim.h, SHIM_MARK_MIN): the word
+ * before it is a glibc chunk size below 2 GiB, flags included. */
+static inline bool unmarked(const void *p) {
+    return ((const size_t *)p)[-1] < SHIM_MARK_MIN;
 }
 
 static inline bool pow2(size_t a) {
     return a && !(a & (a - 1));
-}
-
-/* glibc serves requests above its mmap threshold with fresh (zero) pages
- * and marks such chunks with bit 1 (IS_MMAPPED) of the size word before
- * the block; its calloc skips the memset for them, and so does ours:
- * touching every page of a big sampled calloc would also raise RSS. */
-static bool fresh_zero_pages(const void *p) {
-    return shim_direct.malloc != NULL && (((const size_t *)p)[-1] & 2) != 0;
 }
 
 /* A dump's allocation (shim_tls.own_alloc, see mem.c): the shim's own
@@ -150,36 +143,11 @@ void shim_own_alloc_end(int64_t left) {
     shim_tls_v.own_alloc = 0;
 }
 
-/*
- * A sampled block, recorded after it exists: page-aligned (see top), except
- * from SHIM_HEAP_BIG bytes on with glibc, where it is exactly the block the
- * program would have had (free recognises it by glibc's chunk size word).
- * A page-aligned copy of a big block is larger than the program's, and
- * freeing it moves glibc's dynamic mmap threshold past the program's own
- * sizes, so later big blocks stayed in the arenas: peak RSS x1.37 on
- * bench-overhead's malloc workload, x2.16 on its map workload. Inlined
- * into its callers: one frame fewer for libunwind to walk (stack.c). align is
- * the caller's alignment (16 for malloc and calloc): malloc used to pass
- * PAGE here, which sent every big sampled malloc to memalign(4096) - the
- * same threshold effect, +24 MiB on bench-overhead's malloc workload.
- */
-static inline __attribute__((always_inline)) void *sampled(size_t n, size_t align, bool zero) {
-    int was = shim_enter();
-    void *p;
-    if (n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL) {
-        p = zero          ? shim_real.calloc(1, n)
-            : align <= 16 ? shim_real.malloc(n)
-                          : shim_real.memalign(align, n);
-        zero = false;
-    } else {
-        p = shim_real.memalign(align < PAGE ? PAGE : align, n);
-    }
-    shim_leave(was);
-    if (p) {
-        if (zero && !fresh_zero_pages(p))
-            memset(p, 0, n);
+/* The block of a sampled call, recorded once the real function returned
+ * it (see top). Inlined: one frame fewer for libunwind to walk. */
+static inline __attribute__((always_inline)) void *recorded(void *p, size_t n) {
+    if (p)
         shim_heap_record(p, n);
-    }
     return p;
 }
 
@@ -188,14 +156,13 @@ static __attribute__((noinline)) void *malloc_slow(size_t n) {
         return own_alloc(n);
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, 16);
-    if (SHIM_UNLIKELY(take_sample(n)))
-        return sampled(n, 16, false);
+    bool s = take_sample(n);
     if (SHIM_UNLIKELY(shim_tls_v.probe))
         shim_tls_v.probe = 2; /* init.c: the process's malloc reaches us */
     int was = shim_enter();
     void *p = shim_real.malloc(n);
     shim_leave(was);
-    return p;
+    return SHIM_UNLIKELY(s) ? recorded(p, n) : p;
 }
 
 SHIM_EXPORT void *malloc(size_t n) {
@@ -215,7 +182,7 @@ static __attribute__((noinline)) void free_slow(void *p) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return; /* cannot happen: p came from somewhere resolved */
     if (SHIM_UNLIKELY(shim_heap_maybe_sampled(p)) && !shim_tls_v.guard)
-        shim_heap_forget(p);
+        shim_heap_forget(p); /* before the real free: see heapprof.c */
     int was = shim_enter();
     shim_real.free(p);
     shim_leave(was);
@@ -223,11 +190,10 @@ static __attribute__((noinline)) void free_slow(void *p) {
 
 SHIM_EXPORT void free(void *p) {
     void (*direct)(void *) = shim_direct.free;
-    /* Sampled blocks are page-aligned or big (see sampled), and the
-     * shim's own and bootstrap blocks read as big (their marks): any other
-     * pointer is glibc's alone. The chunk size word is on the line glibc's
-     * free reads first anyway. */
-    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && glibc_small(p)))
+    /* Not NULL, not possibly sampled (the filter), not the shim's own or
+     * the pool's (their marks): glibc's alone. The chunk size word is on
+     * the line glibc's free reads first anyway. */
+    if (SHIM_LIKELY(direct != NULL && p != NULL && !shim_heap_maybe_sampled(p) && unmarked(p)))
         return direct(p);
     free_slow(p);
 }
@@ -248,12 +214,11 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t size) {
         }
         return shim_boot_alloc(total, 16);
     }
-    if (!overflow && SHIM_UNLIKELY(take_sample(total)))
-        return sampled(total, 16, true);
+    bool s = !overflow && take_sample(total);
     int was = shim_enter();
     void *p = shim_real.calloc(n, size); /* overflow: NULL + ENOMEM, as glibc */
     shim_leave(was);
-    return p;
+    return SHIM_UNLIKELY(s) ? recorded(p, total) : p;
 }
 
 SHIM_EXPORT void *calloc(size_t n, size_t size) {
@@ -287,63 +252,26 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n) {
         free(p);
         return NULL;
     }
-    void *rec = shim_heap_maybe_sampled(p) ? shim_heap_detach(p) : NULL;
-    if (SHIM_UNLIKELY(take_sample(n))) {
-        int was = shim_enter();
-        void *q;
-        if (n >= SHIM_HEAP_BIG && shim_direct.malloc != NULL) {
-            /* A big block needs no alignment (see sampled): glibc's own
-             * realloc, which grows in place or with mremap instead of
-             * holding both copies (and their pages) at once. */
-            q = shim_real.realloc(p, n);
-            shim_leave(was);
-            if (!q) {
-                if (rec)
-                    shim_heap_reattach(p, rec); /* the old block is still live */
-                return NULL;
-            }
-            if (rec)
-                shim_heap_release(rec);
-            shim_heap_record(q, n);
-            return q;
-        }
-        /* A small sampled block is moved so it is page-aligned (tcmalloc
-         * moves sampled reallocs too). */
-        q = shim_real.memalign(PAGE, n);
-        if (q) {
-            size_t old = shim_real.malloc_usable_size(p);
-            memcpy(q, p, old < n ? old : n);
-            shim_real.free(p);
-        }
-        shim_leave(was);
-        if (!q) {
-            if (rec)
-                shim_heap_reattach(p, rec);
-            return NULL;
-        }
-        if (rec)
-            shim_heap_release(rec);
-        shim_heap_record(q, n);
-        return q;
-    }
+    void *rec = shim_heap_detach(p); /* before the real call: see heapprof.c */
+    bool s = take_sample(n);
     int was = shim_enter();
     void *q = shim_real.realloc(p, n);
     shim_leave(was);
-    if (rec) {
-        if (q)
-            shim_heap_release(rec);
-        else
+    if (!q) {
+        if (rec)
             shim_heap_reattach(p, rec); /* the old block is still live */
+        return NULL;
     }
-    return q;
+    if (rec)
+        shim_heap_release(rec);
+    return SHIM_UNLIKELY(s) ? recorded(q, n) : q;
 }
 
 SHIM_EXPORT void *realloc(void *p, size_t n) {
     void *(*direct)(void *, size_t) = shim_direct.realloc;
-    /* Not NULL, not possibly sampled, not ours or the pool's (marks read
-     * as big), not a free. */
-    if (SHIM_LIKELY(direct != NULL && ((uintptr_t)p & (PAGE - 1)) != 0 && n != 0 &&
-                    glibc_small(p) && fast_ok(n, (const void *)direct)))
+    /* As free's test, and not a free. */
+    if (SHIM_LIKELY(direct != NULL && p != NULL && !shim_heap_maybe_sampled(p) && n != 0 &&
+                    unmarked(p) && fast_ok(n, (const void *)direct)))
         return direct(p, n);
     return realloc_slow(p, n);
 }
@@ -363,35 +291,27 @@ SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
         *out = p;
         return 0;
     }
-    if (valid && SHIM_UNLIKELY(take_sample(n))) {
-        int saved = errno;
-        void *p = sampled(n, align, false);
-        if (!p)
-            return ENOMEM;
-        errno = saved;
-        *out = p;
-        return 0;
-    }
+    bool s = take_sample(n);
     int was = shim_enter();
     int rc = shim_real.posix_memalign(out, align, n);
     shim_leave(was);
+    if (SHIM_UNLIKELY(s) && rc == 0)
+        recorded(*out, n);
     return rc;
 }
 
 /* memalign and aligned_alloc share glibc 2.36's rules (any alignment is
- * rounded up to a power of two); only powers of two are sampled, others
- * go to the real function untouched. */
+ * rounded up to a power of two), which the real function applies. */
 static void *aligned(void *(*real)(size_t, size_t), size_t align, size_t n) {
     if (SHIM_UNLIKELY(!shim_real_ready()))
         return shim_boot_alloc(n, pow2(align) ? align : 16);
     if (pow2(align) && align <= 16 && SHIM_UNLIKELY(shim_tls_v.own_alloc))
         return own_alloc(n);
-    if (pow2(align) && SHIM_UNLIKELY(take_sample(n)))
-        return sampled(n, align, false);
+    bool s = take_sample(n);
     int was = shim_enter();
     void *p = (real ? real : shim_real.memalign)(align, n);
     shim_leave(was);
-    return p;
+    return SHIM_UNLIKELY(s) ? recorded(p, n) : p;
 }
 
 SHIM_EXPORT void *memalign(size_t align, size_t n) {
@@ -402,15 +322,12 @@ SHIM_EXPORT void *aligned_alloc(size_t align, size_t n) {
     return aligned(shim_real.aligned_alloc, align, n);
 }
 
-/* valloc/pvalloc blocks are page-aligned already: record the real one. */
 static void *page_alloc(void *(*real)(size_t), size_t n) {
     bool s = take_sample(n);
     int was = shim_enter();
     void *p = real(n);
     shim_leave(was);
-    if (SHIM_UNLIKELY(s) && p)
-        shim_heap_record(p, n);
-    return p;
+    return SHIM_UNLIKELY(s) ? recorded(p, n) : p;
 }
 
 SHIM_EXPORT void *valloc(size_t n) {

@@ -17,28 +17,23 @@
  * estimate is exact in expectation whatever sizes share a bucket (with
  * equal sizes it equals Go's per-bucket scaling). Raw counts are kept for
  * the label and for tests. The live table maps a sampled block's address
- * to a small record (bucket, size, weight); heap.c makes every sampled
- * block page-aligned so free() only looks here for page-aligned pointers,
- * and only while shim_heap_live != 0; a lock-free filter (live entries per
- * address hash) then turns away the page-aligned blocks that were never
- * sampled. Records of freed blocks go to a spare list for the next
- * samples (it never holds more than the peak number of live sampled
- * blocks), so sampling takes no lock of mem.c's and clears no memory.
+ * to a small record (bucket, size, weight), and the address filter
+ * (heapfilter.c) mirrors its keys so that free() looks here only for
+ * addresses that may be in it. Records of freed blocks go to a spare list
+ * for the next samples (it never holds more than the peak number of live
+ * sampled blocks), so sampling takes no lock of mem.c's and clears no
+ * memory. shim_ns estimates the time spent here from every 16th record
+ * (two clock reads per record were a tenth of a sample's cost).
  *
- * Cost of a sample (callgrind, bench-shim's heap workload, ~2,450
- * instructions): the unwind and intern ~1,100 (stack.c), memalign ~760
- * (heap.c), the record ~390 and its forget ~50, the gap ~130. shim_ns
- * estimates the time spent here from every 16th record (two clock reads
- * were ~50 ns a sample).
- *
- * Ordering rule (preload.md §4): a block is inserted after the real
+ * Ordering rule: a block is inserted after the real
  * allocation returned and removed before the real free runs, so another
  * thread can never receive the address while it is still in the table. An
  * address already present on insert means a block was freed behind our
  * back (__libc_free, RTLD_DEEPBIND); the old entry is counted as freed and
  * as a conflict. Buckets are never freed (the table keeps pointers).
  * Everything runs with the guard set and under heap_lock, never while
- * unwinding, except the filter's racy read (see filter).
+ * unwinding, except the filter's racy read (heapfilter.c says why it is
+ * sound).
  */
 #include <errno.h>
 #include <math.h>
@@ -66,57 +61,27 @@ typedef struct live_block {
     double weight;
 } live_block;
 
-uint64_t shim_heap_live; /* entries in live; read racily by free() */
-
 static shim_spin heap_lock;
 static shim_table buckets; /* hash(stack, class) -> bucket chain */
 static shim_table live;    /* block address -> live_block */
 static uint64_t dropped, conflicts;
 static live_block *spares; /* records of freed blocks, for the next samples */
 
-/*
- * How many live entries hash to each slot: free() asks this before the
- * lock. Page-aligned pointers are not all sampled blocks: a freed sampled
- * chunk goes back to glibc (tcache, bins) at the same address, and the
- * program's next allocations of that size get it, still page-aligned. On
- * bench-shim's heap workload 4 of 5 page-aligned frees were such blocks;
- * each took heap_lock (a line bouncing between threads) and probed the
- * table for nothing. A zero counter proves "not live" without either.
- * Counters change only under heap_lock, with the table; readers are racy
- * but sound: a block is counted before its malloc returns, so its free
- * (which happens after, for the program) sees at least its own count.
- */
-#define FILTER_BITS 12
-static uint32_t filter[1u << FILTER_BITS];
-
-static uint32_t *filter_for(uint64_t addr) {
-    return &filter[(addr >> 4) * 0x9e3779b97f4a7c15ull >> (64 - FILTER_BITS)];
-}
-
-static void filter_add(uint64_t addr, int d) {
-    uint32_t *c = filter_for(addr);
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint32_t)d, __ATOMIC_RELAXED);
-}
-
-static bool maybe_live(const void *p) {
-    return __atomic_load_n(filter_for((uint64_t)(uintptr_t)p), __ATOMIC_RELAXED) != 0;
-}
-
-/* Add / remove a live entry, keeping the filter and shim_heap_live in step
+/* Add / remove a live entry, keeping the address filter in step
  * (heap_lock held). put: -1 no memory, 1 new, 0 replaced. */
 static int live_put(void *p, live_block *lb) {
     int rc = shim_table_put(&live, (uint64_t)(uintptr_t)p, lb);
-    if (rc == 1)
-        filter_add((uint64_t)(uintptr_t)p, 1);
-    __atomic_store_n(&shim_heap_live, live.len, __ATOMIC_RELAXED);
+    if (rc == 1 && shim_heap_filter_add(p) < 0) {
+        shim_table_del(&live, (uint64_t)(uintptr_t)p);
+        rc = -1;
+    }
     return rc;
 }
 
 static live_block *live_del(void *p) {
     live_block *lb = shim_table_del(&live, (uint64_t)(uintptr_t)p);
     if (lb)
-        filter_add((uint64_t)(uintptr_t)p, -1);
-    __atomic_store_n(&shim_heap_live, live.len, __ATOMIC_RELAXED);
+        shim_heap_filter_del(p);
     return lb;
 }
 
@@ -223,7 +188,7 @@ void shim_heap_record(void *p, size_t size) {
 }
 
 void *shim_heap_detach(void *p) {
-    if (!maybe_live(p))
+    if (!shim_heap_maybe_sampled(p))
         return NULL;
     int was = shim_enter();
     shim_spin_lock(&heap_lock);
@@ -250,11 +215,8 @@ void shim_heap_release(void *rec) {
     shim_leave(was);
 }
 
-/* One lock round for the common case, a sampled block freed; none for a
- * page-aligned block that was never sampled (the filter). */
+/* One lock round: heap.c calls this only when the filter says "maybe". */
 void shim_heap_forget(void *p) {
-    if (!maybe_live(p))
-        return;
     int was = shim_enter();
     shim_spin_lock(&heap_lock);
     live_block *lb = live_del(p);
@@ -314,8 +276,7 @@ void shim_heap_after_fork(void) {
      * Inherited blocks freed later are simply not found. */
     shim_table_clear(&buckets);
     shim_table_clear(&live);
-    memset(filter, 0, sizeof filter);
+    shim_heap_filter_clear();
     dropped = conflicts = 0;
-    shim_heap_live = 0;
     shim_spin_unlock(&heap_lock);
 }

@@ -144,7 +144,7 @@ extern shim_direct_fns shim_direct;
 
 /* Bootstrap bump pool for allocations made while dlsym runs. Each block
  * is preceded by SHIM_BOOT_MARK, like shim_calloc blocks by SHIM_MEM_MARK
- * (see there): no glibc chunk size, and above SHIM_HEAP_BIG. */
+ * (see there): no glibc chunk size, and above SHIM_MARK_MIN. */
 #define SHIM_BOOT_MARK      0xd1f7e5a3b007b008ull
 #define SHIM_BOOT_POOL_SIZE (64 * 1024)
 extern unsigned char shim_boot_pool[SHIM_BOOT_POOL_SIZE];
@@ -218,7 +218,7 @@ void shim_free(void *p);
 size_t shim_mem_usable(const void *p); /* bytes usable at p (a shim_calloc block) */
 /* The word before every shim_calloc block, where glibc keeps a chunk's
  * size: bit 3 set, so no glibc chunk (16-byte multiples, flags in bits
- * 0-2) has it, and above SHIM_HEAP_BIG, so the free/realloc fast paths
+ * 0-2) has it, and above SHIM_MARK_MIN, so the free/realloc fast paths
  * send the block to their slow paths. */
 #define SHIM_MEM_MARK 0xd1f7e5a3c0de0008ull
 static inline bool shim_mem_owns(const void *p) {
@@ -268,25 +268,37 @@ void shim_heap_record(void *p, size_t size);
 /* The block p is being freed: forget it if sampled. Cheap when not. */
 void shim_heap_forget(void *p);
 /*
- * Sampled blocks are told apart without a lookup (heap.c): below
- * SHIM_HEAP_BIG bytes they are page-aligned; from SHIM_HEAP_BIG on (glibc
- * only) they are glibc's own blocks, whose chunk size word, read from the
- * header glibc keeps just before every block, is that large.
+ * Sampled blocks are the very blocks glibc returned to the program, so
+ * free() and realloc() tell them apart by address: one bit per 16-byte
+ * slot of a 4 MiB window (shim_heap_filter, 32 KiB; heapfilter.c),
+ * set while a live sampled block's address falls in that slot. A clear
+ * bit proves "not sampled" with a shift, a mask and one load; a set bit
+ * sends the call to the lookup under heapprof.c's lock. glibc's blocks are
+ * 16-byte aligned, so two live blocks share a slot only when their
+ * addresses differ by a multiple of 4 MiB; and addresses freed close in
+ * time are close in memory, so their bits share cache lines.
  */
-#define SHIM_HEAP_BIG ((size_t)128 << 10) /* glibc's smallest mmap threshold */
-static inline size_t shim_glibc_chunk_size(const void *p) {
-    return ((const size_t *)p)[-1] & ~(size_t)7; /* flags in the low 3 bits */
+#define SHIM_HEAP_FILTER_SLOTS ((size_t)1 << 18)
+extern uint64_t shim_heap_filter[SHIM_HEAP_FILTER_SLOTS / 64];
+static inline size_t shim_heap_filter_slot(const void *p) {
+    return ((uintptr_t)p >> 4) & (SHIM_HEAP_FILTER_SLOTS - 1);
 }
-static inline bool shim_heap_may_be_sampled(const void *p) {
-    return ((uintptr_t)p & 4095u) == 0 ||
-           (shim_direct.malloc != NULL && shim_glibc_chunk_size(p) >= SHIM_HEAP_BIG);
-}
-/* Is p possibly a sampled block, with some sampled block alive. */
+/* Is p possibly a live sampled block (false proves it is not). */
 static inline bool shim_heap_maybe_sampled(const void *p) {
-    extern uint64_t shim_heap_live;
-    return p != NULL && __atomic_load_n(&shim_heap_live, __ATOMIC_RELAXED) != 0 &&
-           shim_heap_may_be_sampled(p);
+    size_t i = shim_heap_filter_slot(p);
+    return (__atomic_load_n(&shim_heap_filter[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
 }
+/* Keep the filter (heapfilter.c; the caller serialises changes): add
+ * returns -1 when it could not count p (no memory; nothing changed). */
+int shim_heap_filter_add(const void *p);
+void shim_heap_filter_del(const void *p); /* p was added and is leaving */
+void shim_heap_filter_clear(void);
+/* The shim's own blocks (SHIM_MEM_MARK) and the bootstrap pool's
+ * (SHIM_BOOT_MARK) carry a mark where glibc keeps a chunk's size, and the
+ * marks read as at least this: the free/realloc fast paths go straight to
+ * glibc only for chunk size words below it (one compare with an immediate),
+ * and the slow paths forward the rare glibc chunk of 2 GiB or more. */
+#define SHIM_MARK_MIN ((size_t)1 << 31)
 /* Detach p's record for realloc (NULL when not sampled) and put it back. */
 void *shim_heap_detach(void *p);
 void shim_heap_reattach(void *p, void *rec);

@@ -10,6 +10,7 @@
 SHIM_SRCS      := $(sort $(wildcard shim/*.c))
 SHIM_OBJS      := $(patsubst %.c,$(B)/obj/%.o,$(SHIM_SRCS))
 SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c shim/mem.c shim/table.c \
+                    shim/heapfilter.c \
                     shim/util.c)
 SHIM_SO        := $(B)/libmapprof.so
 SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -lm -ldl -lpthread
