@@ -48,9 +48,9 @@ TEST(shim, heap_filter_model) {
              * other; the rest spread over 1 GiB (distinct by construction:
              * the multiset may hold one address twice, as glibc may not,
              * but the filter counts blocks, not addresses). */
-            uintptr_t p = (k >> 1) % 2 ? 0x7f0000000000u + ((k >> 8) % 8) * 16 +
-                                              ((k >> 16) % 64) * window
-                                       : 0x7f1000000000u + ((k >> 8) % (1u << 26)) * 16;
+            uintptr_t p = (k >> 1) % 2
+                              ? 0x7f0000000000u + ((k >> 8) % 8) * 16 + ((k >> 16) % 64) * window
+                              : 0x7f1000000000u + ((k >> 8) % (1u << 26)) * 16;
             CHECK_EQ_I(shim_heap_filter_add((void *)p), 0);
             live[n_live++] = p;
             CHECK(shim_heap_maybe_sampled((void *)p));
