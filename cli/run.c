@@ -56,7 +56,7 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "-- CMD [ARGS...]"
+    "[--empty write|skip] -- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
 static const struct runflag {
@@ -67,6 +67,7 @@ static const struct runflag {
     {"grow-rate", "MAPPROF_GROW_RATE"}, {"seed", "MAPPROF_SEED"},
     {"interval", "MAPPROF_INTERVAL"},   {"depth", "MAPPROF_DEPTH"},
     {"signal", "MAPPROF_SIGNAL"},       {"symbols", "MAPPROF_SYMBOLS"},
+    {"empty", "MAPPROF_EMPTY"},
 };
 #define NFLAGS (sizeof runflags / sizeof *runflags)
 

@@ -1,8 +1,8 @@
 /*
  * gzip.c — gzip framing of serialized profiles, with zlib.
  *
- * Compression streams the packed proto through deflate (gzip wrapper,
- * windowBits 15+16) into a fixed 64 KiB output buffer handed to a sink
+ * Compression streams the packed proto through deflate (gzip wrapper, a
+ * window sized to the input) into an output buffer of at most 64 KiB handed to a sink
  * (a file writer or a growing memory buffer), so the compressed profile is
  * never held whole. Decompression inflates into a buffer that doubles up to
  * a caller-given limit (a gzip bomb stops with an error at the limit) and
@@ -18,6 +18,22 @@
 
 enum { CHUNK = 64 * 1024 };
 
+/*
+ * deflate's state is sized to the input: a window no larger than the data
+ * (2^9..2^15 bytes) and a hash table to match. zlib's defaults take ~260
+ * KiB, clearing 64 KiB of it, for a profile that may be a few hundred
+ * bytes (a short process writes several such); the stream is the same
+ * gzip any reader inflates, and the compression of an input smaller than
+ * the window does not change.
+ */
+static void deflate_size(size_t len, int *window_bits, int *mem_level) {
+    int w = 9;
+    while (w < 15 && ((size_t)1 << w) < len)
+        w++;
+    *window_bits = w;
+    *mem_level = w - 7; /* 2..8: zlib's default 8 at the full window */
+}
+
 int pprof__gzip(const pprof_allocator *a, const void *data, size_t len, int level,
                 pprof__sink_fn sink, void *ctx, pprof_error *err) {
     z_stream zs;
@@ -25,9 +41,14 @@ int pprof__gzip(const pprof_allocator *a, const void *data, size_t len, int leve
     zs.zalloc = pprof__zalloc;
     zs.zfree = pprof__zfree;
     zs.opaque = (void *)a;
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    int window_bits, mem_level;
+    deflate_size(len, &window_bits, &mem_level);
+    if (deflateInit2(&zs, level, Z_DEFLATED, window_bits + 16, mem_level, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
         return pprof__err(err, -ENOMEM, "gzip: deflateInit2 failed (out of memory)");
-    uint8_t *buf = pprof__alloc(a, CHUNK);
+    size_t chunk = deflateBound(&zs, (uLong)(len < CHUNK ? len : CHUNK));
+    chunk = chunk < CHUNK ? chunk : CHUNK;
+    uint8_t *buf = pprof__alloc(a, chunk);
     if (!buf) {
         deflateEnd(&zs);
         return pprof__err(err, -ENOMEM, "gzip: out of memory");
@@ -46,17 +67,17 @@ int pprof__gzip(const pprof_allocator *a, const void *data, size_t len, int leve
             left -= n;
         }
         zs.next_out = buf;
-        zs.avail_out = CHUNK;
+        zs.avail_out = (uInt)chunk;
         zrc = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
         if (zrc == Z_STREAM_ERROR) {
             rc = pprof__err(err, -EIO, "gzip: deflate failed: %s", zs.msg ? zs.msg : "?");
             break;
         }
-        size_t have = CHUNK - zs.avail_out;
+        size_t have = chunk - zs.avail_out;
         if (have && (rc = sink(ctx, buf, have, err)) < 0)
             break;
     } while (zrc != Z_STREAM_END);
-    pprof__release(a, buf, CHUNK);
+    pprof__release(a, buf, chunk);
     deflateEnd(&zs);
     return rc;
 }

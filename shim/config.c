@@ -225,6 +225,18 @@ static void get_symbols(struct parse_ctx *pc, shim_getenv_fn get, bool *full) {
         complain(pc, "MAPPROF_SYMBOLS", s, "expected fast or full", "fast");
 }
 
+/* MAPPROF_EMPTY: write (default) or skip; see config.h. */
+static void get_empty(struct parse_ctx *pc, shim_getenv_fn get, bool *skip) {
+    const char *s = get("MAPPROF_EMPTY", pc->ctx);
+    *skip = false;
+    if (!s || !strcmp(s, "write"))
+        return;
+    if (!strcmp(s, "skip"))
+        *skip = true;
+    else
+        complain(pc, "MAPPROF_EMPTY", s, "expected write or skip", "write");
+}
+
 int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, void *ctx,
                       const char *cwd) {
     struct parse_ctx pc = {diag, ctx, 0};
@@ -250,5 +262,6 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     cfg->interval = (unsigned)v;
     get_signal(&pc, get, &cfg->signal);
     get_symbols(&pc, get, &cfg->full_symbols);
+    get_empty(&pc, get, &cfg->skip_empty);
     return pc.ndiag;
 }

@@ -38,6 +38,8 @@ typedef struct shim_config {
     int signal;          /* MAPPROF_SIGNAL: signal that triggers a dump; 0 = off */
     bool full_symbols;   /* MAPPROF_SYMBOLS=full: also DWARF from separate debug files
                           * (-dbg packages); fast (default): their symbol tables only */
+    bool skip_empty;     /* MAPPROF_EMPTY=skip: no file for a profile without samples (one
+                          * line says which); write (default): every enabled profile */
 } shim_config;
 
 /* Looks up one variable; returns NULL when unset. */

@@ -18,6 +18,9 @@
  * the symbolizer (both kept across dumps as caches), and written
  * atomically to <MAPPROF_OUT>.<pid>.<kind>.pb.gz. Comments record the
  * rates, the seed, dropped samples, unwind failures and the shim's time.
+ * A profile without samples needs neither mappings nor symbols: a process
+ * that recorded nothing (most of a test suite's short processes) pays for
+ * five small files, or for none with MAPPROF_EMPTY=skip.
  *
  * Only the process the data belongs to writes: a vfork child (same
  * memory, different pid) or a fork child that has not been reset yet
@@ -175,24 +178,30 @@ static void add_sample(const shim_sample *sm, void *ctx) {
                                       (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
 }
 
-/* Returns 0 when written; otherwise pprof's error code, its text in msg. */
-static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, pprof_symbolizer *use_sym,
-                     char *msg, size_t cap) {
-    shim_snapshot s = {0};
+/* A producer's copy of kind k's data, taken under its own lock. */
+static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     switch (k) {
     case SHIM_PROF_HEAP:
-        shim_heap_snapshot(&s);
+        shim_heap_snapshot(s);
         break;
     case SHIM_PROF_GROW:
-        shim_grow_snapshot(&s);
+        shim_grow_snapshot(s);
         break;
     case SHIM_PROF_MAPS:
-        shim_maps_snapshot(&s);
+        shim_maps_snapshot(s);
         break;
     default:
-        shim_contention_snapshot(k, &s);
+        shim_contention_snapshot(k, s);
         break;
     }
+}
+
+/* Writes kind k from its snapshot s (consumed). Returns 0 when written;
+ * otherwise pprof's error code, its text in msg. */
+static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_snapshot *snap,
+                     const pprof_mappings *use_maps, pprof_symbolizer *use_sym, char *msg,
+                     size_t cap) {
+    shim_snapshot s = *snap;
     pprof_builder_config cfg = {.alloc = &pp_allocator};
     pprof_config_for(pprof_kind_of(k), (int64_t)shim_cfg.heap_rate, &cfg);
     cfg.time_nanos = shim_start_wall_ns;
@@ -225,7 +234,7 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, pprof_
     rc = ac.rc;
     shim_snapshot_free(&s); /* each stage frees what it consumed: a lower peak */
     if (rc == 0)
-        rc = pprof_builder_finish(b, maps, use_sym, &prof, &err);
+        rc = pprof_builder_finish(b, use_maps, use_sym, &prof, &err);
     pprof_builder_free(b);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s.%d.%s.pb.gz", shim_cfg.out, (int)getpid(),
@@ -302,11 +311,9 @@ struct dump_job {
     int failed;
 };
 
-/* The dump proper, under dump_lock, on the dump stack; everything it
- * allocates comes from the shim's own memory (mem.c says why). */
-static void dump_locked(struct dump_job *job) {
-    int64_t left = shim_own_alloc_begin();
-    int64_t t0 = shim_now_ns();
+/* The mappings (refreshed) and the symbolizer a profile with samples
+ * needs; NULL symbolizer when there is none or no room for it (*nosym). */
+static pprof_symbolizer *prepare_symbols(bool *nosym) {
     pprof_error err = {0};
     if (!maps && pprof_mappings_new(&pp_allocator, &maps, &err) != 0)
         maps = NULL;
@@ -318,23 +325,59 @@ static void dump_locked(struct dump_job *job) {
         pprof_mappings_set_generation(maps, __atomic_load_n(&shim_dl_gen, __ATOMIC_RELAXED));
         pprof_mappings_refresh(maps, NULL);
     }
-    pprof_symbolizer *use_sym = sym;
-    bool nosym = use_sym && !room_to_symbolize();
-    if (nosym)
-        use_sym = NULL;
-    char first[320] = "", msg[256];
+    *nosym = sym && !room_to_symbolize();
+    return *nosym ? NULL : sym;
+}
+
+/* MAPPROF_EMPTY=skip: one line naming the profiles not written, when that
+ * set changes (interval dumps would repeat it). */
+static void report_skipped(const char *names) {
+    static char said[64];
+    if (!names[0] || !strcmp(names, said))
+        return;
+    snprintf(said, sizeof said, "%s", names);
+    shim_log("no samples, not written (MAPPROF_EMPTY=skip):%s", names);
+}
+
+/*
+ * The dump proper, under dump_lock, on the dump stack; everything it
+ * allocates comes from the shim's own memory (mem.c says why). Mappings
+ * and symbols are prepared only when a profile has samples: a profile
+ * without samples has no locations to resolve, and reading every mapped
+ * ELF file's build id was most of what a short process paid at exit.
+ */
+static void dump_locked(struct dump_job *job) {
+    int64_t left = shim_own_alloc_begin();
+    int64_t t0 = shim_now_ns();
+    pprof_symbolizer *use_sym = NULL;
+    bool prepared = false, nosym = false;
+    char first[320] = "", msg[256], skipped[64] = "";
     int wanted = 0, first_code = 0;
     for (int k = 0; k < SHIM_PROF_COUNT; k++) {
         if (!shim_profile_on((enum shim_profile_kind)k))
             continue;
+        const char *name = shim_profile_name((enum shim_profile_kind)k);
+        shim_snapshot s = {0};
+        take_snapshot((enum shim_profile_kind)k, &s);
+        bool empty = s.n == 0 && s.dropped == 0;
+        if (empty && shim_cfg.skip_empty) {
+            size_t at = strlen(skipped);
+            snprintf(skipped + at, sizeof skipped - at, " %s", name);
+            continue;
+        }
         wanted++;
-        int rc = write_one((enum shim_profile_kind)k, job->why, use_sym, msg, sizeof msg);
+        if (!empty && !prepared) {
+            prepared = true;
+            use_sym = prepare_symbols(&nosym);
+        }
+        int rc = write_one((enum shim_profile_kind)k, job->why, &s, empty ? NULL : maps,
+                           empty ? NULL : use_sym, msg, sizeof msg);
         if (rc != 0 && job->failed++ == 0) {
             first_code = rc;
-            snprintf(first, sizeof first, "%s: %s", shim_profile_name((enum shim_profile_kind)k),
-                     msg);
+            snprintf(first, sizeof first, "%s: %s", name, msg);
         }
     }
+    report_skipped(skipped);
     /* One line per dump: when every profile failed, that failure says it. */
     if (nosym && job->failed < wanted)
         shim_log("low on memory: profiles written without symbols (go tool pprof can add them "

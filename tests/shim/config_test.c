@@ -49,6 +49,7 @@ TEST(shim, config_defaults) {
     CHECK_EQ_I(c.signal, 0);
     CHECK(!c.seed_set);
     CHECK(!c.full_symbols);
+    CHECK(!c.skip_empty);
 }
 
 TEST(shim, config_valid_values) {
@@ -61,7 +62,8 @@ TEST(shim, config_valid_values) {
                            {"MAPPROF_DEPTH", "32"},
                            {"MAPPROF_INTERVAL", "5"},
                            {"MAPPROF_SIGNAL", "SIGUSR2"},
-                           {"MAPPROF_SYMBOLS", "full"}}};
+                           {"MAPPROF_SYMBOLS", "full"},
+                           {"MAPPROF_EMPTY", "skip"}}};
     shim_config c;
     CHECK_EQ_I(parse1(&c, &e, "/"), 0);
     CHECK_EQ_S(c.out, "/out/prof");
@@ -75,15 +77,19 @@ TEST(shim, config_valid_values) {
     CHECK_EQ_U(c.interval, 5);
     CHECK_EQ_I(c.signal, SIGUSR2);
     CHECK(c.full_symbols);
+    CHECK(c.skip_empty);
 
     struct env abs = {.kv = {{"MAPPROF_OUT", "/tmp/x/p"}, {"MAPPROF_SIGNAL", "12"}}};
     CHECK_EQ_I(parse1(&c, &abs, "/elsewhere"), 0);
     CHECK_EQ_S(c.out, "/tmp/x/p");
     CHECK_EQ_I(c.signal, 12);
-    struct env rt = {.kv = {{"MAPPROF_SIGNAL", "RTMIN+3"}, {"MAPPROF_PROFILES", "all"}}};
+    struct env rt = {.kv = {{"MAPPROF_SIGNAL", "RTMIN+3"},
+                            {"MAPPROF_PROFILES", "all"},
+                            {"MAPPROF_EMPTY", "write"}}};
     CHECK_EQ_I(parse1(&c, &rt, "/"), 0);
     CHECK_EQ_I(c.signal, SIGRTMIN + 3);
     CHECK_EQ_U(c.profiles, (1u << SHIM_PROF_COUNT) - 1);
+    CHECK(!c.skip_empty);
 }
 
 /* One bad variable at a time: one line, naming it, and the default kept. */
@@ -109,6 +115,7 @@ TEST(shim, config_bad_values_fall_back) {
         {"MAPPROF_OUT", ""},
         {"MAPPROF_OUT", "dir/"},
         {"MAPPROF_SYMBOLS", "lines"},
+        {"MAPPROF_EMPTY", "no"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct env e = {.kv = {{bad[i][0], bad[i][1]}}};
@@ -130,6 +137,7 @@ TEST(shim, config_bad_values_fall_back) {
         CHECK_EQ_U(c.interval, d.interval);
         CHECK_EQ_I(c.signal, d.signal);
         CHECK_EQ_I(c.full_symbols, d.full_symbols);
+        CHECK_EQ_I(c.skip_empty, d.skip_empty);
         CHECK(!c.seed_set);
     }
 }

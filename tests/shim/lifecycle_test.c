@@ -62,6 +62,43 @@ TEST(shim, fork_child_writes_own_file) {
     free(out);
 }
 
+/* MAPPROF_EMPTY: by default every enabled profile is written, samples or
+ * not; with skip, a profile without samples is not, and one line names
+ * the ones skipped. An empty profile is written without mappings (nothing
+ * to resolve) and is still a valid profile. */
+TEST(shim, empty_profiles_written_or_skipped) {
+    char *out = NULL;
+    const char *quiet = "MAPPROF_HEAP_RATE=1099511627776 /bin/true";
+    CHECK_EQ_I(su_run(&out, "", quiet), 0);
+    CHECK_MSG(!strstr(out, "mapprof:"), "%s", out);
+    CHECK_MSG(su_count_files(".pb.gz") == 5, "%d files in %s\n%s", su_count_files(".pb.gz"),
+              su_dir(), out);
+    free(out);
+    pprof_profile *p = su_load(su_prof(su_only_pid_of("mutex"), "mutex"));
+    CHECK_EQ_U(pprof_profile_msg(p)->n_sample, 0);
+    CHECK_EQ_U(pprof_profile_msg(p)->n_mapping, 0);
+    pprof_profile_free(p);
+    CHECK_EQ_I(th_sh(NULL, "rm -f '%s'/mp.*", su_dir()), 0);
+
+    CHECK_EQ_I(su_run(&out, "MAPPROF_EMPTY=skip", quiet), 0);
+    CHECK_CONTAINS(out, "mapprof: no samples, not written (MAPPROF_EMPTY=skip): heap mutex block "
+                        "grow maps\n");
+    const char *line = strstr(out, "mapprof:");
+    CHECK_MSG(line && !strstr(line + 1, "mapprof:"), "one line expected:\n%s", out);
+    CHECK_EQ_I(su_count_files(".pb.gz"), 0);
+    free(out);
+
+    /* Every allocation sampled, no lock or map: only the heap profile. */
+    CHECK_EQ_I(su_run(&out, "MAPPROF_EMPTY=skip MAPPROF_HEAP_RATE=1", "/bin/sh -c 'echo ok'"), 0);
+    CHECK_CONTAINS(out, "(MAPPROF_EMPTY=skip): mutex block grow maps\n");
+    CHECK_EQ_I(su_count_files(".pb.gz"), 1);
+    p = su_load(su_prof(su_only_pid_of("heap"), "heap"));
+    CHECK(pprof_profile_msg(p)->n_sample > 0);
+    CHECK(pprof_profile_msg(p)->n_mapping > 0);
+    pprof_profile_free(p);
+    free(out);
+}
+
 TEST(shim, bad_env_one_line_and_defaults) {
     char *out = NULL;
     int rc = su_run(&out, "MAPPROF_HEAP_RATE=banana MAPPROF_DEPTH=0", "true");
