@@ -36,7 +36,7 @@ typedef struct shim_tls {
     int probe;          /* init.c's liveness probe: 1 armed, 2 reached our malloc */
     shim_sampler heap;  /* bytes until the next heap sample */
     shim_sampler event; /* generator for 1-in-N event sampling */
-    int tid;            /* this thread's kernel id, 0 until mutex.c needs it */
+    int tid;            /* this thread's kernel id, 0 until mutex_kind0.c needs it */
     int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
 } shim_tls;
 
@@ -308,7 +308,7 @@ uint64_t shim_heap_conflicts(void); /* address conflicts seen */
 /* ----------------------------------------------------- profile output */
 
 /* One profile's samples handed to the dump (dump.c): a stack, values,
- * labels. Producers (heap.c, maps.c, mutex.c) fill these under their lock
+ * labels. Producers (heapprof.c, maps.c, contention.c) fill these under their lock
  * into a snapshot, then the dump builds outside every lock. */
 #define SHIM_MAX_LABELS 5
 typedef struct shim_label {
