@@ -312,8 +312,8 @@ int gomap_new(const gomap_type *t, size_t hint, const gomap_config *cfg, gomap *
     m->bytes = sizeof *m;
     m->t = t;
     m->kind = (uint8_t)t->kind;
-    m->key_size = t->key_size;
-    m->elem_size = t->elem_size;
+    m->key_type_size = t->key_size;
+    m->elem_type_size = t->elem_size;
     m->indirect_key = t->key_size > MAX_KEY_SIZE;
     m->indirect_elem = t->elem_size > MAX_ELEM_SIZE;
     m->keysize = m->indirect_key ? (uint32_t)sizeof(void *) : t->key_size;

@@ -100,14 +100,16 @@ struct gomap {
     uint8_t *next_overflow;              /* next free preallocated overflow bucket, or NULL */
 
     /* Type layout, resolved once (Go's maptype). */
-    uint32_t bucketsize;  /* DATA_OFFSET + 8*keysize + 8*elemsize + 8 */
-    uint32_t keysize;     /* key slot size (8 when indirect) */
-    uint32_t elemsize;    /* elem slot size (8 when indirect) */
-    uint32_t elemoff;     /* DATA_OFFSET + 8*keysize */
-    uint32_t key_size;    /* the type's key size */
-    uint32_t elem_size;   /* the type's elem size */
-    gomap_hash_fn hash;   /* NULL: gomap__hash_mem over key_size bytes */
-    gomap_equal_fn equal; /* NULL: memcmp over key_size bytes */
+    /* keysize/elemsize are Go's names for the slot sizes; the type's own
+     * sizes (gomap_type's key_size/elem_size) are *_type_size here. */
+    uint32_t bucketsize;     /* DATA_OFFSET + 8*keysize + 8*elemsize + 8 */
+    uint32_t keysize;        /* key slot size (8 when indirect) */
+    uint32_t elemsize;       /* elem slot size (8 when indirect) */
+    uint32_t elemoff;        /* DATA_OFFSET + 8*keysize */
+    uint32_t key_type_size;  /* the type's key size */
+    uint32_t elem_type_size; /* the type's elem size */
+    gomap_hash_fn hash;      /* NULL: gomap__hash_mem over key_type_size bytes */
+    gomap_equal_fn equal;    /* NULL: memcmp over key_type_size bytes */
     const gomap_type *t;
 
     /* Profiler: NULL hooks when unprofiled; one branch per hook point. */
@@ -387,7 +389,7 @@ GOMAP_HIDDEN uint64_t gomap__map_rand(gomap *m);
 static inline uint64_t map_hash(const gomap *m, const void *key) {
     if (m->hash != NULL)
         return m->hash(key, m->hash0);
-    return gomap__hash_mem(key, m->key_size, m->hash0);
+    return gomap__hash_mem(key, m->key_type_size, m->hash0);
 }
 
 /* ---- hooks and fatal errors (gomap_hooks.c) ---- */

@@ -81,7 +81,7 @@ AI bool op_keyeq(const gomap *m, int kind, uint8_t *slot, const void *key) {
     void *k = op_slot_key(m, kind, slot);
     if (m->equal)
         return m->equal(key, k);
-    return memcmp(key, k, m->key_size) == 0;
+    return memcmp(key, k, m->key_type_size) == 0;
 }
 
 /*
@@ -323,14 +323,14 @@ notfound:
     /* Every allocation happens before the map is touched. */
     void *kmem = NULL, *vmem = NULL;
     if (kind == GOMAP_KEY_GENERIC && m->indirect_key) {
-        kmem = op_alloc_indirect(m, m->key_size);
+        kmem = op_alloc_indirect(m, m->key_type_size);
         if (kmem == NULL) {
             rc = -ENOMEM;
             goto out;
         }
     }
     if (kind == GOMAP_KEY_GENERIC && m->indirect_elem) {
-        vmem = op_alloc_indirect(m, m->elem_size);
+        vmem = op_alloc_indirect(m, m->elem_type_size);
         if (vmem == NULL) {
             op_unalloc_indirect(m, kmem);
             rc = -ENOMEM;
@@ -354,9 +354,9 @@ notfound:
         memcpy(k, key, sizeof(gomap_str));
     } else if (kmem != NULL) {
         store_ptr(k, kmem);
-        memcpy(kmem, key, m->key_size);
+        memcpy(kmem, key, m->key_type_size);
     } else {
-        memcpy(k, key, m->key_size);
+        memcpy(k, key, m->key_type_size);
     }
     elem = bmap_elem(m, insertb, inserti);
     if (vmem != NULL) {

@@ -23,8 +23,8 @@ bool shim_kind0_probe(void);
 
 /* Lock kind-0 m; a word found taken goes to busy(m), a tail call (so is
  * the cold path): the hot path keeps no stack frame. */
-static inline __attribute__((always_inline)) int
-shim_kind0_lock(pthread_mutex_t *m, int (*busy)(pthread_mutex_t *)) {
+static inline __attribute__((always_inline)) int shim_kind0_lock(pthread_mutex_t *m,
+                                                                 int (*busy)(pthread_mutex_t *)) {
     int *word = &m->__data.__lock, free_ = 0;
     bool taken;
     if (__libc_single_threaded) {
@@ -32,8 +32,8 @@ shim_kind0_lock(pthread_mutex_t *m, int (*busy)(pthread_mutex_t *)) {
         if (taken)
             __atomic_store_n(word, 1, __ATOMIC_RELAXED);
     } else {
-        taken = __atomic_compare_exchange_n(word, &free_, 1, false, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED);
+        taken =
+            __atomic_compare_exchange_n(word, &free_, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
     }
     if (SHIM_UNLIKELY(!taken))
         return busy(m);
