@@ -36,10 +36,9 @@
 /*
  * Small blocks: malloc + memset, not calloc. glibc's calloc (2.36 here) never
  * takes the per-thread tcache fast path, malloc does; zeroing a few hundred
- * bytes costs less than _int_malloc. small_map_8_insert (a header and a
- * bucket array per map, both freed at once): 13.95 -> 10.8 ns/key in
- * alternating pinned runs. Big blocks keep calloc, which gets zero pages
- * from mmap without writing them.
+ * bytes costs less than _int_malloc (small maps: a header and a bucket
+ * array per map, both freed at once). Big blocks keep calloc, which gets
+ * zero pages from mmap without writing them.
  */
 #define SMALL_ALLOC 4096
 static void *default_alloc(size_t size, void *ctx) {

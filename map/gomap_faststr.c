@@ -111,11 +111,8 @@ static __attribute__((noinline)) void *lookup_slow(gomap *m, const char *p, size
  * 16 bytes in a map with B > 0 that is not growing, makes no call: the hash
  * and the key compare inline, every other case in lookup_slow. A hit
  * waits for one cache miss (its bucket, all lines prefetched at once); fewer
- * instructions per lookup let more lookups' misses overlap.
- * lookup_str_hit at 2^16, callgrind: 158 -> 108 instructions per lookup
- * (120 with the tophash-word scan); at 2^20, CPU time, median of 5
- * alternating rounds of best-of-5: C/Go about 0.85 -> 0.77 (noisy), then
- * 0.76 -> 0.72 with the tophash-word scan (see swar_match).
+ * instructions per lookup let more lookups' misses overlap (figures:
+ * bench/RESULTS.md, "libgomap's fast paths").
  */
 void *gomap_lookup_str(gomap *m, const char *p, size_t n) {
     if (m == NULL || m->count == 0)

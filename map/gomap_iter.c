@@ -147,9 +147,9 @@ static __attribute__((noinline)) bool iter_next_bucket(iter_state *s, gomap *m, 
  * bucket of an iter_simple iterator. A live slot there is returned in place,
  * exactly what the general loop would do, touching one field of the state
  * (s->i) and few registers; stepping to the next bucket is out of line
- * (~1 call in 5 at load 4-6.5). iterate_u64 at 2^20: 8.05 -> 6.8 ns/element
- * (the general loop reloaded and stored the whole state per element),
- * Go 8.5. Prefetching buckets ahead measured no gain (sequential walk).
+ * (~1 call in 5 at load 4-6.5): the general loop reloaded and stored the
+ * whole state per element. Prefetching buckets ahead measured no gain (a
+ * sequential walk). Figures: bench/RESULTS.md, "libgomap's fast paths".
  */
 bool gomap_iter_next(gomap_iter *it, void **keyp, void **elemp) {
     iter_state *s = (iter_state *)(void *)it;

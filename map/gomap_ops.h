@@ -99,10 +99,9 @@ AI uint8_t *op_find(gomap *m, int kind, const void *key, size_t *slot) {
         b = bucket_at(m, m->buckets, hash & mask);
         /* String buckets are 208 bytes (4-5 lines) and a hit reads the
          * tophash line, then the key slot's line, then the elem's: fetch
-         * them all now, in parallel, not one miss after the other.
-         * lookup_str_hit at 2^20, with the inline hash: 78.8 -> 74.4 ns
-         * (6 alternating rounds, every round faster). U64 lookups measured
-         * no gain (the key slots share the tophash line). */
+         * them all now, in parallel, not one miss after the other. U64
+         * lookups measured no gain (the key slots share the tophash
+         * line). */
         if (kind == GOMAP_KEY_STR)
             prefetch_bucket(m, b, 0);
         if (UNLIKELY(m->oldbuckets != NULL)) {
@@ -136,12 +135,9 @@ AI uint8_t *op_find(gomap *m, int kind, const void *key, size_t *slot) {
     }
     /* U64: compare keys directly, accept non-empty slots, stop at the first
      * match (map_fast64.go). Folding the 8 compares into a mask made every
-     * lookup wait for all of the bucket's key lines: 20-40% slower at 2^20
-     * keys in bench-map. Unrolled, each slot is a compare and a branch
-     * (callgrind at 2^16: 100 -> 64 instructions per miss, 66 -> 56 per
-     * hit), so more lookups fit in the out-of-order window: at 2^20 (wall,
-     * median of 5 alternating rounds) lookup_u64_miss 58.9 -> 40.7 ns
-     * (C/Go 0.88 -> 0.61), lookup_u64_hit 51.9 -> 45.1 ns (0.85 -> 0.73). */
+     * lookup wait for all of the bucket's key lines. Unrolled, each slot is
+     * a compare and a branch, so more lookups fit in the out-of-order
+     * window. */
     uint64_t k = load_u64(key);
     for (; b != NULL; b = bmap_overflow(m, b)) {
 #pragma GCC unroll 8
@@ -214,9 +210,7 @@ AI void op_unalloc_indirect(gomap *m, void *p) {
  * element). elems_dirty keeps fresh and cleared maps (clear zeroes the
  * array and resets it) from paying for the store. Larger elements keep Go's
  * clearing in delete. Either way a new key finds its element zeroed.
- * (Go's mapdelete_fast64 clears.) delete_u64 at 2^16, callgrind, with the
- * leaf fast path of op_delete: 104.5 -> 90 instructions per delete;
- * delete_insert_u64 at 2^20: about 5% faster (wall, noisy machine).
+ * (Go's mapdelete_fast64 clears.)
  */
 #define ZERO_ON_INSERT_MAX 16
 AI bool op_zero_on_insert(const gomap *m) {
@@ -257,10 +251,8 @@ again:;
     size_t bucket = hash & bucket_mask(m->B);
     /* Fetch the whole bucket for writing before grow_work and the scan:
      * the key and elem stores of an insert hit other lines than the tophash
-     * load, and their misses now overlap it. 2^20, 6 alternating rounds:
-     * insert_str_nohint 196 -> 187 ns, insert_u64_nohint 105 -> 100,
-     * insert_u64_hint 63.2 -> 61.5 (small but repeatable); in delete (tried
-     * separately) it measured no gain, so delete has none. */
+     * load, and their misses now overlap it. In delete it measured no
+     * gain, so delete has none. */
     if (kind != GOMAP_KEY_GENERIC)
         prefetch_bucket(m, bucket_at(m, m->buckets, bucket), 1);
     if (UNLIKELY(m->oldbuckets != NULL) && gomap__grow_work(m, bucket) != 0) {
@@ -386,13 +378,8 @@ typedef int (*assign_slow_fn)(gomap *m, const void *key, uint64_t hash, void **e
  * line, reached by a tail call) takes over from scratch. The fast path
  * makes no call, and one compare (grow_at) stands for Go's two grow tests.
  * Fewer instructions per insert let more inserts' cache misses overlap in
- * the out-of-order window. insert_u64_hint at 2^16, callgrind: 162 -> 104
- * instructions per insert (122 with the tophash-word scan); at 2^20, CPU
- * time, median of 5 alternating rounds of best-of-5: 77.5 -> 61.7 ns, C/Go
- * 0.91 -> 0.72. The tophash-word scan then left it unchanged (62.5 ns) and
- * took delete_insert_u64 from 130 to 114 ns (C/Go 0.65 -> 0.57): in a
- * churned map the slot-by-slot scan walks holes and mispredicts where it
- * stops.
+ * the out-of-order window; the tophash-word scan matters in churned maps,
+ * where a slot-by-slot scan walks holes and mispredicts where it stops.
  */
 AI int op_assign(gomap *m, int kind, const void *key, void **elemp, assign_slow_fn slow) {
     if (UNLIKELY(flags_load(m) & HASH_WRITING))
@@ -454,7 +441,7 @@ notfound:
     /* The whole tophash word is stored, not the byte: the next insert into
      * this bucket loads it as a word, and a byte store cannot be forwarded
      * to a wider load (a stall of ~12 cycles per insert when a small map
-     * fills one bucket). small_map_8_insert: 14.1 -> 12.9 ns, C/Go 0.80 -> 0.74. */
+     * fills one bucket). */
     insertw = (insertw & ~((uint64_t)0xff << (8 * inserti))) | ((uint64_t)top << (8 * inserti));
     store_tophash_word(insertb, insertw);
     m->count++;

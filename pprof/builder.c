@@ -18,7 +18,9 @@
  *
  * Addresses: stack[0] is an exact PC unless PPROF_STACK_ALL_RETURN; every
  * return address is stored minus 1 (into the call instruction), which is
- * what pprof and Go expect (pprof.md §4, §9.5).
+ * what pprof and Go expect: Go's own profiles hold call-site PCs, and pprof
+ * symbolizes a location's address as it is (a return address would name
+ * the line after the call, or the next function after a noreturn call).
  *
  * pprof_builder_finish resolves each location's mapping and frames (via
  * mappings.c and symbolize.c) and copies everything into a new profile's

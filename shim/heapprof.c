@@ -4,8 +4,8 @@
  *
  * Buckets: Go keys its buckets by stack and size class (it records the
  * rounded size). A program allocating sizes spread over a range would
- * otherwise get one bucket per distinct size: bench-shim's heap workload
- * made 28,000, which the dump then spent ~40 ms turning into samples. So a
+ * otherwise get one bucket per distinct size (tens of thousands on
+ * bench-shim's heap workload, each a sample for the dump to build). So a
  * bucket holds one stack and one size class: 16-byte steps up to 1 KiB,
  * then 8 classes per power of two (steps of at most 12.5 %). Each bucket
  * keeps the exact requested bytes, so the `bytes` label is the blocks'
@@ -135,16 +135,16 @@ static void count_free(live_block *lb) {
     spare_give(lb);
 }
 
-/* Timing every record took two clock reads (~50 ns, a tenth of a sample
- * in a busy program) for a diagnostic (shim_ns): records 16i+1..16i+16 of
+/* Timing every record took two clock reads (a tenth of a sample in a busy
+ * program) for a diagnostic (shim_ns): records 16i+1..16i+16 of
  * a thread are represented by the last of them, timed and counted
  * TIME_EVERY times. Records come at random (Poisson) points, so the
  * estimate does not alias with the program's own periods. Not the
  * sampler's generator: drawing from it would change which events a fixed
  * seed samples. A thread's first record is timed and counted once: its
- * libunwind cache is cold (0.15-4 ms on bench-shim's heap workload, where
- * the others take ~0.25 us), and counted 16 times it was a third of the
- * figure or more (6-9 ms of ~18 ms; 57 of 69 ms in one run). */
+ * libunwind cache is cold (milliseconds, where the others take a fraction
+ * of a microsecond), and counted 16 times it was a third of the figure or
+ * more. */
 #define TIME_EVERY 16
 static __thread unsigned records __attribute__((tls_model("initial-exec")));
 

@@ -5,9 +5,9 @@
  * Why: records made while sampling (heap buckets, interned stacks, map and
  * lock records) live until exit. Taken from glibc they land wherever the
  * sampling thread's arena top is, one small pinned chunk at a time, so the
- * host's heap can no longer coalesce or trim around them: on bench-shim's
- * heap workload that alone grew the two thread arenas from 0.1 to 7.8 MiB
- * each. Here they come from mmap'd regions of our own, so the host's heap
+ * host's heap can no longer coalesce or trim around them (on bench-shim's
+ * heap workload that alone grew the two thread arenas many times over).
+ * Here they come from mmap'd regions of our own, so the host's heap
  * behaves exactly as without us.
  *
  * It also serves every allocation made during a dump (heap.c routes the
