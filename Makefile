@@ -42,6 +42,10 @@ export PPROF_TMPDIR := $(B)/go/pprof
 export MAPPROF_ROOT := $(ROOT)
 export MAPPROF_BUILD := $(B)
 
+# The modules the user asked to test (empty: all), before tests/tests.mk
+# fills in the default: `make deps` then installs only what they need.
+DEPS_MODULES := $(TEST_MODULES)
+
 # Filled in by the fragments.
 ALL_TARGETS :=
 TEST_SRCS   :=
@@ -66,7 +70,7 @@ $(B)/obj/%.o: %.c
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh $(DEPS_MODULES)
 
 # TEST_ARGS passes a name filter and options to the runner, e.g.
 #   make test TEST_ARGS='map.*'

@@ -1,19 +1,45 @@
 #!/bin/sh
 # Install the Debian packages mapprof needs to build, test and demo.
-# Idempotent and instant when everything is present; refreshes the package
-# lists only when something is missing; prints the exact apt-get command
-# instead of running it when not root.
+#
+# Usage: deps.sh [MODULE...]   (no module: everything)
+# A module's list holds what building and testing that module needs beyond
+# the base toolchain, so `make test TEST_MODULES=map` asks for a compiler
+# and nothing else. Idempotent and instant when everything is present;
+# refreshes the package lists only when something is missing; prints the
+# exact apt-get command instead of running it when not root.
 set -eu
 
-PKGS="gcc clang make pkg-config libc6-dev
-libunwind-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-libdw-dev libelf-dev
-golang-go golang-github-google-pprof-dev
-libclang-rt-14-dev clang-format
-python3 perl sqlite3 xz-utils gzip git strace"
+base="gcc make pkg-config libc6-dev"
+# What pprof/ (and everything linking it: the shim, the command) builds with.
+pprof_build="libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libdw-dev libelf-dev"
+go_tools="golang-go golang-github-google-pprof-dev"
+
+pkgs_of() {
+    case "$1" in
+    map) echo "" ;;
+    pprof) echo "$pprof_build $go_tools binutils clang" ;;
+    shim) echo "$pprof_build libunwind-dev $go_tools python3 perl sqlite3 xz-utils gzip strace" ;;
+    cli | examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev $go_tools" ;;
+    fuzzmap) echo "clang libclang-rt-14-dev" ;;
+    install) echo "$pprof_build libunwind-dev binutils" ;;
+    tsan) echo "clang libclang-rt-14-dev" ;;
+    meta) echo "$pprof_build libunwind-dev clang clang-format git" ;;
+    demo) echo "$pprof_build libunwind-dev $go_tools" ;;
+    *) echo "$pprof_build libunwind-dev $go_tools libclang-rt-14-dev clang clang-format python3 perl sqlite3 xz-utils gzip git strace binutils" ;;
+    esac
+}
+
+want="$base"
+if [ $# -eq 0 ]; then
+    want="$want $(pkgs_of all)"
+else
+    for m in "$@"; do
+        want="$want $(pkgs_of "$m")"
+    done
+fi
 
 missing=""
-for p in $PKGS; do
+for p in $(printf '%s\n' $want | sort -u); do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$st" in
     *" installed") ;;
