@@ -16,13 +16,20 @@
  * A contended acquisition is sampled 1 in MAPPROF_MUTEX_RATE; values are
  * scaled back by the rate at record time, as Go >= 1.20 does.
  *
- * Invariants: a lock is in `waiting` exactly while it has a registered
- * waiter, and shim_wait_filter counts those entries per slot; the unlock
- * path switches (shim_lock_paths_waiters) when the table becomes empty or
- * non-empty. wait_lock guards `waiting` and the filter's writes; rec_lock
- * the records. Both are spinlocks taken with the guard set, and never
- * while unwinding. Non-goals: exact attribution when more waiters than
- * the rate samples are queued (each sampled one stands for `rate`).
+ * Both tables are sharded by key (lock address, stack), each shard with
+ * its own spinlock on its own cache line: a contended event takes them
+ * twice on each side, and with one lock per table the threads of a
+ * lock-heavy program queued on the profiler's locks instead of their own
+ * (spinning, then sched_yield).
+ *
+ * Invariants: a lock is in its shard's `waiting` table exactly while it
+ * has a registered waiter; shim_wait_filter counts those entries per slot
+ * and n_waiting in all; the unlock path is re-derived from n_waiting
+ * (shim_lock_paths_waiters) whenever it becomes 0 or leaves it. A shard's
+ * lock guards its tables and its slots' filter writes. Spinlocks are taken
+ * with the guard set, one at a time, and never while unwinding.
+ * Non-goals: exact attribution when more waiters than the rate samples
+ * are queued (each sampled one stands for `rate`).
  */
 #include <errno.h>
 #include <string.h>
@@ -43,10 +50,20 @@ typedef struct cont_bucket {
 
 uint32_t shim_wait_filter[1u << SHIM_WAIT_FILTER_BITS];
 
-static shim_spin wait_lock, rec_lock;
-static shim_table waiting;    /* lock address -> waitrec */
-static shim_table buckets[2]; /* [0] mutex, [1] block: stack -> bucket */
-static uint64_t dropped;
+#define SHARDS 16
+typedef struct shard {
+    _Alignas(64) shim_spin lock;
+    shim_table waiting;    /* lock address -> waitrec */
+    shim_table buckets[2]; /* [0] mutex, [1] block: stack -> bucket */
+    uint64_t dropped;
+} shard;
+
+static shard shards[SHARDS];
+static int n_waiting; /* atomic: locks with registered waiters, all shards */
+
+static shard *shard_of(const void *key) {
+    return &shards[shim_hash64((uint64_t)(uintptr_t)key) % SHARDS];
+}
 
 /* The shim's own time (profile comments) is estimated from one event in
  * TIME_EVERY of each thread, counted TIME_EVERY times: two clock reads per
@@ -62,8 +79,9 @@ static bool time_this(void) {
 
 static void record(enum shim_profile_kind which, const shim_stack *st, int64_t count,
                    int64_t delay) {
-    shim_table *t = &buckets[which == SHIM_PROF_BLOCK];
-    shim_spin_lock(&rec_lock);
+    shard *sh = shard_of(st);
+    shim_table *t = &sh->buckets[which == SHIM_PROF_BLOCK];
+    shim_spin_lock(&sh->lock);
     cont_bucket *b = st ? shim_table_get(t, (uint64_t)(uintptr_t)st) : NULL;
     if (!b && st && (b = shim_calloc(sizeof *b)) != NULL &&
         shim_table_put(t, (uint64_t)(uintptr_t)st, b) < 0) {
@@ -74,9 +92,9 @@ static void record(enum shim_profile_kind which, const shim_stack *st, int64_t c
         b->count += count;
         b->delay_ns += delay;
     } else {
-        dropped++;
+        sh->dropped++;
     }
-    shim_spin_unlock(&rec_lock);
+    shim_spin_unlock(&sh->lock);
 }
 
 /* n events of `delay` ns in total at the caller's stack, scaled by the
@@ -91,16 +109,17 @@ static void record_here(enum shim_profile_kind which, int64_t n, int64_t delay) 
 }
 
 bool shim_wait_begin(const void *lock, int64_t t0, int k, bool pending, uint64_t *pcharges) {
-    shim_spin_lock(&wait_lock);
-    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    shard *sh = shard_of(lock);
+    shim_spin_lock(&sh->lock);
+    waitrec *w = shim_table_get(&sh->waiting, (uint64_t)(uintptr_t)lock);
     if (!w && (w = shim_calloc(sizeof *w)) != NULL) {
-        if (shim_table_put(&waiting, (uint64_t)(uintptr_t)lock, w) < 0) {
+        if (shim_table_put(&sh->waiting, (uint64_t)(uintptr_t)lock, w) < 0) {
             shim_free(w);
             w = NULL;
         } else {
             __atomic_add_fetch(shim_wait_filter_slot(lock), 1, __ATOMIC_RELAXED);
-            if (waiting.len == 1)
-                shim_lock_paths_waiters(true);
+            if (__atomic_add_fetch(&n_waiting, 1, __ATOMIC_RELAXED) == 1)
+                shim_lock_paths_waiters(&n_waiting);
         }
     }
     if (w && pending) {
@@ -111,13 +130,13 @@ bool shim_wait_begin(const void *lock, int64_t t0, int k, bool pending, uint64_t
         w->n += k;
         w->start_sum += (int64_t)k * t0;
     }
-    shim_spin_unlock(&wait_lock);
+    shim_spin_unlock(&sh->lock);
     return w != NULL;
 }
 
 /* A waiter leaves: its clock may have been restarted by unlocks, so its
- * share is removed as the average restart. wait_lock held. */
-static void wait_end_locked(const void *lock, waitrec *w, bool pending) {
+ * share is removed as the average restart. sh's lock held. */
+static void wait_end_locked(shard *sh, const void *lock, waitrec *w, bool pending) {
     if (!w)
         return;
     if (pending && w->np > 0) {
@@ -128,34 +147,37 @@ static void wait_end_locked(const void *lock, waitrec *w, bool pending) {
         w->n--;
     }
     if (w->n == 0 && w->np == 0) {
-        shim_table_del(&waiting, (uint64_t)(uintptr_t)lock);
+        shim_table_del(&sh->waiting, (uint64_t)(uintptr_t)lock);
         __atomic_sub_fetch(shim_wait_filter_slot(lock), 1, __ATOMIC_RELAXED);
-        if (waiting.len == 0)
-            shim_lock_paths_waiters(false);
+        if (__atomic_sub_fetch(&n_waiting, 1, __ATOMIC_RELAXED) == 0)
+            shim_lock_paths_waiters(&n_waiting);
         shim_free(w);
     }
 }
 
 void shim_wait_end(const void *lock) {
-    shim_spin_lock(&wait_lock);
-    wait_end_locked(lock, shim_table_get(&waiting, (uint64_t)(uintptr_t)lock), false);
-    shim_spin_unlock(&wait_lock);
+    shard *sh = shard_of(lock);
+    shim_spin_lock(&sh->lock);
+    wait_end_locked(sh, lock, shim_table_get(&sh->waiting, (uint64_t)(uintptr_t)lock), false);
+    shim_spin_unlock(&sh->lock);
 }
 
 bool shim_wait_end_pending(const void *lock, uint64_t pcharges) {
-    shim_spin_lock(&wait_lock);
-    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    shard *sh = shard_of(lock);
+    shim_spin_lock(&sh->lock);
+    waitrec *w = shim_table_get(&sh->waiting, (uint64_t)(uintptr_t)lock);
     bool charged = w && w->pcharges != pcharges;
-    wait_end_locked(lock, w, true);
-    shim_spin_unlock(&wait_lock);
+    wait_end_locked(sh, lock, w, true);
+    shim_spin_unlock(&sh->lock);
     return charged;
 }
 
 int shim_charge_unlock(const void *lock, int64_t *delay) {
     int n = 0;
     int64_t now = shim_now_ns();
-    shim_spin_lock(&wait_lock);
-    waitrec *w = shim_table_get(&waiting, (uint64_t)(uintptr_t)lock);
+    shard *sh = shard_of(lock);
+    shim_spin_lock(&sh->lock);
+    waitrec *w = shim_table_get(&sh->waiting, (uint64_t)(uintptr_t)lock);
     if (w && w->n > 0) {
         n = w->n;
         *delay = (int64_t)n * now - w->start_sum;
@@ -168,7 +190,7 @@ int shim_charge_unlock(const void *lock, int64_t *delay) {
         w->pstart_sum = (int64_t)w->np * now;
         w->pcharges++;
     }
-    shim_spin_unlock(&wait_lock);
+    shim_spin_unlock(&sh->lock);
     return n;
 }
 
@@ -243,30 +265,33 @@ static void snap_bucket(uint64_t key, void *val, void *ctx) {
 
 void shim_contention_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     struct snap_ctx c = {s};
-    shim_spin_lock(&rec_lock);
-    shim_table_each(&buckets[k == SHIM_PROF_BLOCK], snap_bucket, &c);
-    s->dropped += dropped;
-    shim_spin_unlock(&rec_lock);
+    for (int i = 0; i < SHARDS; i++) {
+        shim_spin_lock(&shards[i].lock);
+        shim_table_each(&shards[i].buckets[k == SHIM_PROF_BLOCK], snap_bucket, &c);
+        s->dropped += shards[i].dropped;
+        shim_spin_unlock(&shards[i].lock);
+    }
 }
 
 void shim_contention_lock_all(bool lock) {
-    if (lock) {
-        shim_spin_lock(&wait_lock);
-        shim_spin_lock(&rec_lock);
-    } else {
-        shim_spin_unlock(&rec_lock);
-        shim_spin_unlock(&wait_lock);
+    for (int i = 0; i < SHARDS; i++) {
+        if (lock)
+            shim_spin_lock(&shards[i].lock);
+        else
+            shim_spin_unlock(&shards[SHARDS - 1 - i].lock);
     }
 }
 
 void shim_contention_after_fork(void) {
     /* Waiters were other threads, which do not exist in the child. */
-    shim_table_clear(&waiting);
     memset(shim_wait_filter, 0, sizeof shim_wait_filter);
-    shim_lock_paths_waiters(false);
-    shim_table_clear(&buckets[0]);
-    shim_table_clear(&buckets[1]);
-    dropped = 0;
-    shim_spin_unlock(&rec_lock);
-    shim_spin_unlock(&wait_lock);
+    n_waiting = 0;
+    shim_lock_paths_waiters(&n_waiting);
+    for (int i = 0; i < SHARDS; i++) {
+        shim_table_clear(&shards[i].waiting);
+        shim_table_clear(&shards[i].buckets[0]);
+        shim_table_clear(&shards[i].buckets[1]);
+        shards[i].dropped = 0;
+        shim_spin_unlock(&shards[i].lock);
+    }
 }

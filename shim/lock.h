@@ -70,8 +70,10 @@ void shim_cond_after_fork(void);
 
 /* ------------------------------------------------------------ mutex.c */
 
-/* The waiting table became non-empty (true) or empty: switches the unlock
- * path (see mutex.c). Called under contention.c's lock. */
-void shim_lock_paths_waiters(bool any);
+/* The count of locks with registered waiters became non-zero or zero:
+ * the unlock path is re-derived from *n_waiting (atomic), read under
+ * mutex.c's own lock, so racing changes from two shards of contention.c
+ * leave the path that the last count asks for. */
+void shim_lock_paths_waiters(const int *n_waiting);
 
 #endif

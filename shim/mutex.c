@@ -23,9 +23,9 @@
  * window of a few instructions; such a wait goes untimed
  * (tests/shim/mutex_test.c checks the delay stays within 10% under heavy
  * contention). The charging path (mutex_unlock_slow) charges the holder
- * for its waiters (contention.c); switched under contention.c's lock, so
- * an unlock that read `paths` just before a waiter registered goes
- * uncharged, once.
+ * for its waiters (contention.c); switched when the count of waited-on
+ * locks leaves or reaches 0, so an unlock that read `paths` just before a
+ * waiter registered goes uncharged, once.
  *
  * Return codes pass through unchanged for every mutex type: trylock's
  * result is final unless it is EBUSY (an ERRORCHECK owner re-locking gets
@@ -70,9 +70,9 @@ static void paths_update(void) {
     __atomic_store_n(&paths.unlock_kind, kind0 && !waiters ? 0 : NO_KIND, __ATOMIC_RELAXED);
 }
 
-void shim_lock_paths_waiters(bool any) {
+void shim_lock_paths_waiters(const int *n_waiting) {
     shim_spin_lock(&paths_lock);
-    waiters = any;
+    waiters = __atomic_load_n(n_waiting, __ATOMIC_RELAXED) > 0;
     paths_update();
     shim_spin_unlock(&paths_lock);
 }

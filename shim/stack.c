@@ -35,28 +35,50 @@
 static uintptr_t own_lo, own_hi; /* the shim's executable segment */
 static uint64_t failures;        /* captures that produced no frame */
 
-static shim_spin intern_lock;
-static shim_table interned; /* hash -> shim_stack chain */
+/* Interned stacks by hash, in shards with a lock each on its own cache
+ * line: every sampled event interns a stack, and with one lock the
+ * threads of a lock-heavy program queued on it. */
+#define SHARDS 16
+static struct {
+    _Alignas(64) shim_spin lock;
+    shim_table table; /* hash -> shim_stack chain */
+} interned[SHARDS];
 
-static int unwinders; /* atomic: threads inside libunwind */
+/* Threads inside libunwind, counted in stripes on their own cache lines
+ * (a thread always uses the same one): two updates of one shared counter
+ * per unwind moved its line between the cores on every sampled event.
+ * The fork gate reads the sum. */
+static struct { _Alignas(64) int n; } unwinders[SHARDS];
 static int fork_gate; /* atomic: 1 while a fork is being prepared */
 static __thread int in_unwind __attribute__((tls_model("initial-exec")));
 
+static int *my_stripe(void) {
+    return &unwinders[shim_hash64((uintptr_t)&in_unwind) % SHARDS].n;
+}
+
+static int unwinders_sum(void) {
+    int n = 0;
+    for (int i = 0; i < SHARDS; i++)
+        n += __atomic_load_n(&unwinders[i].n, __ATOMIC_SEQ_CST);
+    return n;
+}
+
 static void unwind_enter(void) {
+    int *stripe = my_stripe();
     for (;;) {
         while (__atomic_load_n(&fork_gate, __ATOMIC_ACQUIRE))
             sched_yield();
-        __atomic_add_fetch(&unwinders, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(stripe, 1, __ATOMIC_SEQ_CST);
         if (!__atomic_load_n(&fork_gate, __ATOMIC_SEQ_CST))
             break;
-        __atomic_sub_fetch(&unwinders, 1, __ATOMIC_SEQ_CST);
+        __atomic_sub_fetch(stripe, 1, __ATOMIC_SEQ_CST);
     }
     in_unwind++;
 }
 
 static void unwind_leave(void) {
     in_unwind--;
-    __atomic_sub_fetch(&unwinders, 1, __ATOMIC_RELEASE);
+    __atomic_sub_fetch(my_stripe(), 1, __ATOMIC_RELEASE);
 }
 
 static int find_own(struct dl_phdr_info *info, size_t size, void *ctx) {
@@ -125,12 +147,14 @@ static uint64_t hash_pcs(const uint64_t *pcs, int depth, uint32_t gen) {
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
     uint32_t gen = __atomic_load_n(&shim_dl_gen, __ATOMIC_ACQUIRE);
     uint64_t h = hash_pcs(pcs, depth, gen);
-    shim_spin_lock(&intern_lock);
-    shim_stack *head = shim_table_get(&interned, h);
+    shim_spin *lock = &interned[h % SHARDS].lock;
+    shim_table *table = &interned[h % SHARDS].table;
+    shim_spin_lock(lock);
+    shim_stack *head = shim_table_get(table, h);
     for (shim_stack *s = head; s; s = s->next)
         if (s->depth == (uint32_t)depth && s->gen == gen &&
             !memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs)) {
-            shim_spin_unlock(&intern_lock);
+            shim_spin_unlock(lock);
             return s;
         }
     shim_stack *s = shim_calloc(sizeof *s + (size_t)depth * sizeof *pcs);
@@ -140,12 +164,12 @@ const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth) {
         s->gen = gen;
         memcpy(s->pcs, pcs, (size_t)depth * sizeof *pcs);
         s->next = head;
-        if (shim_table_put(&interned, h, s) < 0) {
+        if (shim_table_put(table, h, s) < 0) {
             shim_free(s);
             s = NULL;
         }
     }
-    shim_spin_unlock(&intern_lock);
+    shim_spin_unlock(lock);
     return s;
 }
 
@@ -166,11 +190,13 @@ void shim_stack_flush(void) {
 void shim_stack_lock_all(bool lock) {
     if (lock) {
         __atomic_store_n(&fork_gate, 1, __ATOMIC_SEQ_CST);
-        while (__atomic_load_n(&unwinders, __ATOMIC_SEQ_CST) > in_unwind)
+        while (unwinders_sum() > in_unwind)
             sched_yield();
-        shim_spin_lock(&intern_lock);
+        for (int i = 0; i < SHARDS; i++)
+            shim_spin_lock(&interned[i].lock);
     } else {
-        shim_spin_unlock(&intern_lock);
+        for (int i = SHARDS - 1; i >= 0; i--)
+            shim_spin_unlock(&interned[i].lock);
         __atomic_store_n(&fork_gate, 0, __ATOMIC_RELEASE);
     }
 }
@@ -178,7 +204,10 @@ void shim_stack_lock_all(bool lock) {
 void shim_stack_after_fork(void) {
     /* Locked by the fork prepare handler, so the table is consistent; the
      * interned stacks stay valid in the child. */
-    shim_spin_unlock(&intern_lock);
-    __atomic_store_n(&unwinders, in_unwind, __ATOMIC_RELAXED); /* the only thread left */
+    for (int i = 0; i < SHARDS; i++)
+        shim_spin_unlock(&interned[i].lock);
+    for (int i = 0; i < SHARDS; i++) /* the only thread left is this one */
+        __atomic_store_n(&unwinders[i].n, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(my_stripe(), in_unwind, __ATOMIC_RELAXED);
     __atomic_store_n(&fork_gate, 0, __ATOMIC_RELEASE);
 }
