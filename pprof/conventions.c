@@ -4,8 +4,6 @@
  */
 #include "pprof/conventions.h"
 
-#include <math.h>
-
 const pprof_value_type pprof_heap_types[4] = {
     {PPROF_HEAP_ALLOC_OBJECTS, PPROF_UNIT_COUNT},
     {PPROF_HEAP_ALLOC_SPACE, PPROF_UNIT_BYTES},
@@ -77,7 +75,7 @@ void pprof_scale_heap_sample(int64_t count, int64_t size, int64_t rate, int64_t 
         return;
     }
     double avg = (double)size / (double)count;
-    double scale = 1 / (1 - exp(-avg / (double)rate));
+    double scale = 1 / -pprof_expm1(-avg / (double)rate);
     *out_count = (int64_t)((double)count * scale);
     *out_size = (int64_t)((double)size * scale);
 }

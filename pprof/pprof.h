@@ -298,6 +298,13 @@ PPROF_API int pprof_profile_write_file(const pprof_profile *p, const char *path,
 PPROF_API int pprof_profile_merge(const pprof_profile *const *in, size_t n,
                                   const pprof_allocator *a, pprof_profile **out, pprof_error *err);
 
+/* ------------------------------------------------------------------ math */
+
+/* ln x and e^x - 1 within a few ulps of libm's (expmath.c): the sampling
+ * formulas use them so that pprof/ and the preloaded shim need no libm. */
+PPROF_API double pprof_log(double x);
+PPROF_API double pprof_expm1(double x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,7 +36,6 @@
  * sound).
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "pprof/conventions.h"

@@ -13,7 +13,7 @@
  */
 #include "shim/sample.h"
 
-#include <math.h>
+#include "pprof/pprof.h"
 
 static uint64_t base_seed;
 static bool base_fixed;
@@ -66,7 +66,7 @@ int64_t shim_sampler_gap(shim_sampler *s, uint64_t mean) {
         return 0; /* every event: "left -= w" goes negative at once */
     /* u uniform in (0, 1]: 53 random bits, never 0 so log(u) is finite. */
     double u = (double)((shim_sampler_rand(s) >> 11) + 1) * 0x1.0p-53;
-    double g = -log(u) * (double)mean;
+    double g = -pprof_log(u) * (double)mean;
     if (g >= 9.2e18)
         g = 9.2e18;
     return (int64_t)g;
@@ -82,5 +82,5 @@ uint64_t shim_heap_size_class(uint64_t size) {
 double shim_heap_weight(uint64_t size, uint64_t rate) {
     if (rate <= 1 || size == 0)
         return 1;
-    return 1 / -expm1(-(double)size / (double)rate);
+    return 1 / -pprof_expm1(-(double)size / (double)rate);
 }

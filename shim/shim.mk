@@ -13,7 +13,7 @@ SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c shim/m
                     shim/heapfilter.c \
                     shim/util.c)
 SHIM_SO        := $(B)/libmapprof.so
-SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -lm -ldl -lpthread
+SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -ldl -lpthread
 
 # Objects that include pprof headers need the generated protobuf header.
 $(SHIM_OBJS): | $(PPROF_GEN_H)
