@@ -14,11 +14,16 @@
  *   units.c     printing and parsing values with pprof's units
  *   noise.c     the sampling variance behind a profile's values (diff)
  *   elfinterp.c does an executable have a PT_INTERP (run)
+ *   names.c     interned function names (functab, report)
+ *   normalize.c frame names made comparable (report)
+ *   cluster.c   near-identical stacks grouped (report)
+ *   flame.c     the flame graph as a self-contained SVG (report)
  */
 #ifndef MAPPROF_CLI_H
 #define MAPPROF_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +36,7 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_diff(int argc, char **argv);
 int cli_merge(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* ------------------------------------------------------------ options.c */
 
@@ -117,6 +123,20 @@ typedef int (*cli_sample_fn)(void *ctx, const pprof_profile *p, const pprof_pb_s
 int cli_profset_each(const cli_profset *ps, size_t first, size_t count, const cli_filter *f,
                      cli_sample_fn fn, void *ctx);
 
+/* -------------------------------------------------------------- names.c */
+
+/* Interned names: dense ids in first-seen order, name[id] their copies. */
+typedef struct cli_names {
+    gomap *idx; /* name -> id */
+    char **name;
+    size_t n, cap;
+} cli_names;
+
+int cli_names_init(cli_names *t);
+/* The id of name, added when new; -ENOMEM. */
+int64_t cli_names_id(cli_names *t, const char *name);
+void cli_names_free(cli_names *t);
+
 /* ------------------------------------------------------------ functab.c */
 
 typedef struct cli_fnode {
@@ -128,7 +148,7 @@ typedef struct cli_fnode {
 /* name -> flat/cum, like pprof's function granularity: flat goes to the
  * leaf frame, cum once to every distinct function on the stack. */
 typedef struct cli_functab {
-    gomap *idx; /* name -> index into nodes */
+    cli_names names; /* nodes[i] is the node of name id i */
     cli_fnode *nodes;
     size_t n, cap;
     uint64_t serial;
@@ -170,5 +190,38 @@ void cli_sampling_describe(const cli_sampling *sm, char *buf, size_t n);
 /* 1 when the ELF file at path has a PT_INTERP (dynamically linked), 0 when
  * it has none (static), 2 when it is not ELF (a script, ...), -errno. */
 int cli_elf_has_interp(const char *path);
+
+/* ---------------------------------------------------------- normalize.c */
+
+/* name without gcc's clone suffixes (.cold, .isra.N, ...: the table in
+ * normalize.c) into out (truncated to cap); returns the full length. */
+size_t cli_normalize_name(const char *name, char *out, size_t cap);
+
+/* ------------------------------------------------------------ cluster.c */
+
+#define CLI_CLUSTER_MAX_DEPTH 64
+
+/* A normalized stack: frame ids (names.c), leaf first, and its value. */
+typedef struct cli_stack {
+    const uint32_t *frames;
+    int n; /* <= CLI_CLUSTER_MAX_DEPTH */
+    int64_t value;
+    int64_t samples;
+} cli_stack;
+
+/* Edit distance over frames, or limit + 1 when it exceeds limit. */
+int cli_frame_distance(const uint32_t *a, int na, const uint32_t *b, int nb, int limit);
+/* cluster_of[i] = the cluster of stacks[i], numbered 0.. by decreasing
+ * leader value; 0 or -ENOMEM. */
+int cli_cluster(const cli_stack *stacks, size_t n, int distance, size_t *cluster_of,
+                size_t *n_clusters);
+
+/* -------------------------------------------------------------- flame.c */
+
+/* Write stacks (names.c ids, leaf first) as a flame graph: a standalone
+ * SVG whose frames are as wide as their values (click zooms, a search box
+ * highlights). title and unit label it. 0, or -errno. */
+int cli_flame_write(FILE *f, const cli_stack *stacks, size_t n, const cli_names *names,
+                    const char *title, const char *unit);
 
 #endif

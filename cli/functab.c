@@ -6,10 +6,9 @@
  * with the new profile's values and the base's negated, so flat and cum
  * are the deltas.
  *
- * Names are copied (frames name their buffers only until the next frame)
- * and indexed by a libgomap map[string]index; nodes stay in insertion
- * order until a caller sorts them. Non-goals: per-line or per-address
- * granularity.
+ * Names are interned (names.c); nodes are indexed by name id and stay in
+ * first-seen order until a caller sorts them. Non-goals: per-line or
+ * per-address granularity.
  */
 #include "cli/cli.h"
 
@@ -19,15 +18,15 @@
 
 int cli_functab_init(cli_functab *t) {
     memset(t, 0, sizeof *t);
-    gomap_config cfg = {.alloc = NULL, .flags = GOMAP_UNPROFILED, .seed = 0};
-    return gomap_new(&gomap_type_str_u64, 256, &cfg, &t->idx);
+    return cli_names_init(&t->names);
 }
 
 static cli_fnode *get_node(cli_functab *t, const char *name) {
-    size_t len = strlen(name);
-    uint64_t *v = gomap_lookup_str(t->idx, name, len);
-    if (v)
-        return &t->nodes[*v];
+    int64_t id = cli_names_id(&t->names, name);
+    if (id < 0)
+        return NULL;
+    if ((size_t)id < t->n)
+        return &t->nodes[id];
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 256;
         cli_fnode *nn = realloc(t->nodes, cap * sizeof *nn);
@@ -36,16 +35,8 @@ static cli_fnode *get_node(cli_functab *t, const char *name) {
         t->nodes = nn;
         t->cap = cap;
     }
-    char *copy = strdup(name);
-    void *elem;
-    if (!copy || gomap_assign_str(t->idx, copy, len, &elem) < 0) {
-        free(copy);
-        return NULL;
-    }
-    uint64_t i = t->n++;
-    memcpy(elem, &i, sizeof i);
-    t->nodes[i] = (cli_fnode){copy, 0, 0, 0};
-    return &t->nodes[i];
+    t->nodes[t->n] = (cli_fnode){t->names.name[id], 0, 0, 0};
+    return &t->nodes[t->n++];
 }
 
 int cli_functab_add(cli_functab *t, const pprof_profile *p, const pprof_pb_sample *s, int64_t v) {
@@ -69,9 +60,7 @@ int cli_functab_add(cli_functab *t, const pprof_profile *p, const pprof_pb_sampl
 }
 
 void cli_functab_free(cli_functab *t) {
-    for (size_t i = 0; i < t->n; i++)
-        free((char *)t->nodes[i].name);
     free(t->nodes);
-    gomap_free(t->idx);
+    cli_names_free(&t->names);
     memset(t, 0, sizeof *t);
 }

@@ -9,10 +9,10 @@
  * Method: log by x = m * 2^e with m in [sqrt(1/2), sqrt(2)), log(m) =
  * 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its odd series to
  * s^25; expm1 by x = k ln2 + r, |r| <= ln2/2, the Taylor series of
- * expm1(r) to r^17, then 2^k (expm1(r) + 1) - 1 arranged to round once. Both stay within a few ulps of glibc's
- * (tests/pprof/expmath_test.c compares them over the ranges used).
- * Invariants: no libm call, no errno change. Non-goals: correct rounding,
- * subnormal arguments to log, speed beyond "a sample's worth".
+ * expm1(r) to r^17, then 2^k (expm1(r) + 1) - 1 arranged to round once. Both stay within a few ulps
+ * of glibc's (tests/pprof/expmath_test.c compares them over the ranges used). Invariants: no libm
+ * call, no errno change. Non-goals: correct rounding, subnormal arguments to log, speed beyond "a
+ * sample's worth".
  */
 #include <stdint.h>
 #include <string.h>
