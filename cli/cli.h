@@ -114,6 +114,9 @@ typedef struct cli_profset {
 int cli_profset_load(cli_profset *ps, const char *verb, char *const *files, size_t n,
                      const char *index_name);
 void cli_profset_free(cli_profset *ps);
+/* Choose another sample index of a loaded set (NULL: the default), as
+ * cli_profset_load does; path names the profile in messages. */
+int cli_profset_pick(cli_profset *ps, const char *verb, const char *path, const char *name);
 
 /* Called with each kept sample and its chosen value; nonzero stops. */
 typedef int (*cli_sample_fn)(void *ctx, const pprof_profile *p, const pprof_pb_sample *s,

@@ -18,6 +18,8 @@ static const struct verb {
     {"check", cli_check, "check FILE... --max N [OPTIONS]    fail when a total exceeds a budget"},
     {"diff", cli_diff, "diff BASE NEW [OPTIONS]            compare totals, noise-aware gate"},
     {"merge", cli_merge, "merge -o OUT FILE...               merge profiles into one"},
+    {"report", cli_report,
+     "report -o DIR FILE... [OPTIONS]    clusters, flame graphs, summary page"},
 };
 
 static int usage(FILE *f) {

@@ -154,7 +154,7 @@ static bool same_types(const pprof_profile *a, const pprof_profile *b) {
 }
 
 /* Resolve the sample index on the first profile; 2 after printing why. */
-static int pick_index(cli_profset *ps, const char *verb, const char *path, const char *name) {
+int cli_profset_pick(cli_profset *ps, const char *verb, const char *path, const char *name) {
     const pprof_profile *p = ps->p[0];
     const pprof_pb_profile *m = pprof_profile_msg(p);
     if (m->n_sample_type == 0)
@@ -189,7 +189,7 @@ int cli_profset_load(cli_profset *ps, const char *verb, char *const *files, size
         if (i > 0 && !same_types(ps->p[0], ps->p[i]))
             return cli_fail(verb, "%s: incompatible sample types with %s", files[i], files[0]);
     }
-    return pick_index(ps, verb, files[0], index_name);
+    return cli_profset_pick(ps, verb, files[0], index_name);
 }
 
 void cli_profset_free(cli_profset *ps) {

@@ -23,7 +23,9 @@ $(CLI_FIX)/libnoop.so: tests/cli/fixtures/libnoop.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CLI_FIX_CFLAGS) -shared -fPIC -o $@ $<
 
-TEST_LIBS_cli := $(PPROF_LIB) $(B)/libgomap.a $(PPROF_LDLIBS)
+# The report's helpers are unit-tested directly (not main.c: the runner has its own).
+TEST_LIBS_cli := $(patsubst %,$(B)/obj/cli/%.o,normalize cluster names) $(PPROF_LIB) \
+                 $(B)/libgomap.a $(PPROF_LDLIBS)
 TEST_DEPS_cli := $(B)/mapprof $(CLI_FIX)/runfix $(CLI_FIX)/runfix_static $(CLI_FIX)/libnoop.so
 ifneq ($(SAN),1)
 TEST_DEPS_cli += $(SHIM_SO)
