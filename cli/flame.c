@@ -2,7 +2,11 @@
  * flame.c — a flame graph as one self-contained SVG file: the stacks
  * merged into a tree from the root, each frame a rectangle as wide as its
  * value (width = value / total x the image's width), children above their
- * parent in name order, ancestors below. An embedded script (no external
+ * parent in name order, ancestors below. Frames narrower than MIN_PX are
+ * not drawn (their value stays in their parent's width), so a profile of
+ * 100,000 stacks stays a file a browser opens. The tree is built from the
+ * stacks sorted root first by name: consecutive stacks share their common
+ * prefix, so building is linear in the frames. An embedded script (no external
  * file) zooms into a frame on click and highlights the frames matching a
  * regex typed into the search prompt, with their share of the total.
  *
@@ -22,23 +26,24 @@
 #define ROW    17
 #define TOP    50 /* title and controls */
 #define BOTTOM 24 /* the matched-share line */
+#define MIN_PX 0.1
 
 typedef struct fnode {
     uint32_t name;
     int64_t value;
-    struct fnode *child, *next; /* children as a list, sorted before drawing */
+    struct fnode *child, *last, *next; /* children in name order */
 } fnode;
 
-static fnode *child_of(fnode *parent, uint32_t name) {
-    for (fnode *c = parent->child; c; c = c->next)
-        if (c->name == name)
-            return c;
+static fnode *new_child(fnode *parent, uint32_t name) {
     fnode *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->name = name;
-    c->next = parent->child;
-    parent->child = c;
+    if (parent->last)
+        parent->last->next = c;
+    else
+        parent->child = c;
+    parent->last = c;
     return c;
 }
 
@@ -52,34 +57,18 @@ static void free_tree(fnode *n) {
 }
 
 static const cli_names *sort_names;
+static const cli_stack *sort_stacks;
 
-static int cmp_child(const void *x, const void *y) {
-    const fnode *a = *(fnode *const *)x, *b = *(fnode *const *)y;
-    return strcmp(sort_names->name[a->name], sort_names->name[b->name]);
-}
-
-/* Children in name order (flamegraph.pl's alphabetical merge). */
-static int sort_children(fnode *n) {
-    size_t k = 0;
-    for (fnode *c = n->child; c; c = c->next)
-        k++;
-    if (k > 1) {
-        fnode **v = malloc(k * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        k = 0;
-        for (fnode *c = n->child; c; c = c->next)
-            v[k++] = c;
-        qsort(v, k, sizeof *v, cmp_child);
-        for (size_t i = 0; i < k; i++)
-            v[i]->next = i + 1 < k ? v[i + 1] : NULL;
-        n->child = v[0];
-        free(v);
-    }
-    for (fnode *c = n->child; c; c = c->next)
-        if (sort_children(c) < 0)
-            return -ENOMEM;
-    return 0;
+/* Root-first name order of two stacks (frames are leaf first). */
+static int cmp_root_first(const void *x, const void *y) {
+    const cli_stack *a = &sort_stacks[*(const size_t *)x], *b = &sort_stacks[*(const size_t *)y];
+    for (int i = a->n - 1, j = b->n - 1; i >= 0 && j >= 0; i--, j--)
+        if (a->frames[i] != b->frames[j]) {
+            int c = strcmp(sort_names->name[a->frames[i]], sort_names->name[b->frames[j]]);
+            if (c)
+                return c;
+        }
+    return a->n - b->n;
 }
 
 static int depth_of(const fnode *n) {
@@ -134,9 +123,11 @@ typedef struct draw {
 
 static void draw_node(const draw *d, const fnode *n, int64_t x0, int depth) {
     int64_t x = x0;
-    for (const fnode *c = n->child; c; c = c->next) {
+    for (const fnode *c = n->child; c; x += c->value, c = c->next) {
         double px = (double)x / (double)d->total * WIDTH;
         double w = (double)c->value / (double)d->total * WIDTH;
+        if (w < MIN_PX)
+            continue;
         int y = d->height - BOTTOM - (depth + 1) * ROW;
         const char *name = d->names->name[c->name];
         uint32_t h = name_hash(name);
@@ -148,12 +139,11 @@ static void draw_node(const draw *d, const fnode *n, int64_t x0, int depth) {
         fprintf(d->f,
                 "<rect x=\"%.4f\" y=\"%d\" width=\"%.4f\" height=\"%d\" "
                 "fill=\"rgb(%u,%u,%u)\" rx=\"2\"/><text x=\"%.2f\" y=\"%d\">",
-                px, y, w, ROW - 1, 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 55,
-                px + 3, y + ROW - 5);
+                px, y, w, ROW - 1, 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 55, px + 3,
+                y + ROW - 5);
         xml_text(d->f, name, w > 24 ? (size_t)((w - 6) / 7) : 0);
         fputs("</text></g>\n", d->f);
         draw_node(d, c, x, depth + 1);
-        x += c->value;
     }
 }
 
@@ -215,26 +205,36 @@ static const char *const script =
 int cli_flame_write(FILE *f, const cli_stack *stacks, size_t n, const cli_names *names,
                     const char *title, const char *unit) {
     fnode root = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (stacks[i].value <= 0)
-            continue; /* a flame graph draws positive values */
-        root.value += stacks[i].value;
-        fnode *at = &root;
-        for (int j = stacks[i].n - 1; j >= 0 && at; j--) {
-            at = child_of(at, stacks[i].frames[j]);
-            if (at)
-                at->value += stacks[i].value;
-        }
-        if (!at) {
-            free_tree(root.child);
-            return -ENOMEM;
-        }
-    }
-    sort_names = names;
-    if (sort_children(&root) < 0) {
-        free_tree(root.child);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order)
         return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_names = names;
+    sort_stacks = stacks;
+    qsort(order, n, sizeof *order, cmp_root_first);
+    fnode *path[CLI_CLUSTER_MAX_DEPTH + 1] = {&root};
+    const cli_stack *prev = NULL;
+    for (size_t o = 0; o < n; o++) {
+        const cli_stack *s = &stacks[order[o]];
+        if (s->value <= 0)
+            continue;   /* a flame graph draws positive values */
+        int common = 0; /* frames shared with the previous stack, from the root */
+        while (prev && common < s->n && common < prev->n &&
+               s->frames[s->n - 1 - common] == prev->frames[prev->n - 1 - common])
+            common++;
+        root.value += s->value;
+        for (int j = 0; j < s->n; j++) {
+            if (j >= common && !(path[j + 1] = new_child(path[j], s->frames[s->n - 1 - j]))) {
+                free(order);
+                free_tree(root.child);
+                return -ENOMEM;
+            }
+            path[j + 1]->value += s->value;
+        }
+        prev = s;
     }
+    free(order);
     int rows = root.child ? depth_of(&root) - 1 : 0;
     int height = TOP + rows * ROW + BOTTOM;
     fprintf(f,

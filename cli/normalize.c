@@ -7,13 +7,13 @@
  *   rule       | what                                            | example
  *   -----------+-------------------------------------------------+-------------------------------
  *   suffixes   | strip gcc's clone and split-function suffixes:  | parse.cold -> parse
- *              | .cold, .isra.N, .part.N, .constprop.N, .lto_priv.N, | hash.isra.0.constprop.1 -> hash
- *              | .localalias, .plt, repeated in any order        |
- *   --ignore   | drop frames whose normalized name matches the   | --ignore '^(__libc_start|_start)'
- *              | regex (POSIX extended, unanchored)              |
- *   collapse   | consecutive equal frames become one (recursion  | f;f;f;g -> f;g
- *              | that differs only in depth clusters together)   |
- *   depth      | keep the leaf-most --depth frames (default 8)   | 12 frames -> the 8 nearest the leaf
+ *              | .cold, .isra.N, .part.N, .constprop.N, .lto_priv.N, | hash.isra.0.constprop.1 ->
+ * hash | .localalias, .plt, repeated in any order        |
+ *   --ignore   | drop frames whose normalized name matches the   | --ignore
+ * '^(__libc_start|_start)' | regex (POSIX extended, unanchored)              | collapse   |
+ * consecutive equal frames become one (recursion  | f;f;f;g -> f;g | that differs only in depth
+ * clusters together)   | depth      | keep the leaf-most --depth frames (default 8)   | 12 frames
+ * -> the 8 nearest the leaf
  *
  * Invariants: normalizing is idempotent (a normalized name has no suffix
  * left) and never produces an empty name (a name that is all suffix stays

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define REPORT_USAGE                                                                               \
-    "usage: mapprof report -o DIR [--distance N] [--depth N] [--ignore REGEX] "                   \
+    "usage: mapprof report -o DIR [--distance N] [--depth N] [--ignore REGEX] "                    \
     "[--sample-index NAME] FILE..."
 #define DEFAULT_DISTANCE 1
 #define DEFAULT_DEPTH    8
@@ -343,8 +343,7 @@ static int write_csv(const char *dir, kind_data *kinds, size_t nk, const cli_nam
         }
         for (size_t c = 0; c < kinds[i].n_clusters; c++) {
             csv_field(f, kinds[i].name);
-            fprintf(f, ",%zu,%lld,%lld,", r[c].id, (long long)r[c].samples,
-                    (long long)r[c].value);
+            fprintf(f, ",%zu,%lld,%lld,", r[c].id, (long long)r[c].samples, (long long)r[c].value);
             csv_field(f, kinds[i].ps.unit);
             fprintf(f, ",%zu,", r[c].members);
             /* The representative stack, leaf first as pprof lists it. */
@@ -493,8 +492,8 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
-static int load_kinds(kind_data *kinds, size_t *nk, char **files, size_t n,
-                      const report_opts *o, cli_names *names) {
+static int load_kinds(kind_data *kinds, size_t *nk, char **files, size_t n, const report_opts *o,
+                      cli_names *names) {
     for (size_t i = 0; i < n; i++) {
         char kind[32];
         kind_of(files[i], kind, sizeof kind);
@@ -530,8 +529,8 @@ static int load_kinds(kind_data *kinds, size_t *nk, char **files, size_t n,
         if (cli_profset_each(&kd->ps, 0, kd->ps.n, NULL, add_sample, &ac))
             return cli_fail("report", "out of memory");
         kd->cluster_of = malloc((kd->n ? kd->n : 1) * sizeof *kd->cluster_of);
-        if (!kd->cluster_of || cli_cluster(kd->stacks, kd->n, (int)o->distance, kd->cluster_of,
-                                           &kd->n_clusters) < 0)
+        if (!kd->cluster_of ||
+            cli_cluster(kd->stacks, kd->n, (int)o->distance, kd->cluster_of, &kd->n_clusters) < 0)
             return cli_fail("report", "out of memory");
     }
     return 0;

@@ -24,10 +24,10 @@ TEST(cli, report_normalize_table) {
         {"run.localalias", "run"},
         {"std::vector<int>::push_back(int const&)", "std::vector<int>::push_back(int const&)"},
         {"a.b", "a.b"},
-        {".cold", ".cold"},            /* all suffix: kept */
-        {"f.isra.", "f.isra."},        /* no number */
-        {"f.isra.12a", "f.isra.12a"},  /* not a number */
-        {"isra.3", "isra.3"},          /* no leading dot */
+        {".cold", ".cold"},           /* all suffix: kept */
+        {"f.isra.", "f.isra."},       /* no number */
+        {"f.isra.12a", "f.isra.12a"}, /* not a number */
+        {"isra.3", "isra.3"},         /* no leading dot */
         {"g.constprop.10", "g"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -55,9 +55,18 @@ TEST(cli, report_frame_distance) {
 TEST(cli, report_cluster_known_groups) {
     enum { N = 12 };
     static const uint32_t st[N][5] = {
-        {1, 2, 3, 4, 5},  {1, 2, 3, 4, 6},    {9, 2, 3, 4, 5},    {1, 2, 3, 4, 0}, /* A */
-        {20, 21, 22, 23}, {20, 21, 22, 24},   {20, 21, 99, 23},   {0},             /* B */
-        {40, 41, 42},     {40, 41, 42, 43},   {0},                {0},             /* C */
+        {1, 2, 3, 4, 5},
+        {1, 2, 3, 4, 6},
+        {9, 2, 3, 4, 5},
+        {1, 2, 3, 4, 0}, /* A */
+        {20, 21, 22, 23},
+        {20, 21, 22, 24},
+        {20, 21, 99, 23},
+        {0}, /* B */
+        {40, 41, 42},
+        {40, 41, 42, 43},
+        {0},
+        {0}, /* C */
     };
     static const int len[N] = {5, 5, 5, 4, 4, 4, 4, 0, 3, 4, 0, 0};
     static const int family[N] = {0, 0, 0, 0, 1, 1, 1, 3, 2, 2, 3, 3};
@@ -127,14 +136,16 @@ TEST(cli, report_end_to_end) {
     const char *in = ct_path("report-in"), *out = ct_path("report-out");
     write_inputs(in);
     CHECK_EQ_I(th_sh(NULL, "rm -rf '%s'", out), 0);
-    char *o = ct_expect(0, "wrote", "report -o '%s' '%s'/run.42.heap.pb.gz '%s'/run.42.mutex.pb.gz "
-                                    "'%s'/run.42.grow.pb.gz 2>&1",
+    char *o = ct_expect(0, "wrote",
+                        "report -o '%s' '%s'/run.42.heap.pb.gz '%s'/run.42.mutex.pb.gz "
+                        "'%s'/run.42.grow.pb.gz 2>&1",
                         out, in, in, in);
     free(o);
     /* Heap's default sample index is inuse_space: 1000 + 2000 + 100 + 500. */
     char *py = NULL;
-    int rc = th_sh(&py, "python3 '%s/tests/cli/scripts/check_report.py' '%s' heap=3600 "
-                        "mutex=1000000 grow=0",
+    int rc = th_sh(&py,
+                   "python3 '%s/tests/cli/scripts/check_report.py' '%s' heap=3600 "
+                   "mutex=1000000 grow=0",
                    th_root(), out);
     CHECK_MSG(rc == 0, "%s", py);
     free(py);
@@ -176,15 +187,17 @@ TEST_TIMEOUT(cli, report_page_renders_in_chromium, 120) {
     const char *flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
                         "--disable-background-networking --disable-component-update "
                         "--disable-sync";
-    int rc = th_sh(&dom, "timeout 90 chromium %s --user-data-dir='%s' --dump-dom "
-                         "'file://%s/index.html' 2>/dev/null",
+    int rc = th_sh(&dom,
+                   "timeout 90 chromium %s --user-data-dir='%s' --dump-dom "
+                   "'file://%s/index.html' 2>/dev/null",
                    flags, ct_path("chromium-profile"), out);
     CHECK_MSG(rc == 0, "chromium: %d\n%s", rc, dom);
     CHECK_CONTAINS(dom, "data-rendered=\"3\"");
     free(dom);
-    rc = th_sh(&dom, "timeout 90 chromium %s --user-data-dir='%s' --window-size=1200,800 "
-                     "--screenshot='%s/shot.png' 'file://%s/heap.flame.svg' >/dev/null 2>&1; "
-                     "test -s '%s/shot.png'",
+    rc = th_sh(&dom,
+               "timeout 90 chromium %s --user-data-dir='%s' --window-size=1200,800 "
+               "--screenshot='%s/shot.png' 'file://%s/heap.flame.svg' >/dev/null 2>&1; "
+               "test -s '%s/shot.png'",
                flags, ct_path("chromium-profile"), in, out, in);
     CHECK_MSG(rc == 0, "no screenshot of the flame graph:\n%s", dom);
     free(dom);
@@ -201,8 +214,9 @@ static int tmp_siblings(const char *dir) {
 TEST(cli, report_bad_input) {
     const char *in = ct_path("report-bad"), *out = ct_path("report-bad-out");
     write_inputs(in);
-    CHECK_EQ_I(th_sh(NULL, "rm -rf '%s' '%s'.tmp.* && printf 'garbage' >'%s/bad.heap.pb.gz' && "
-                           ": >'%s/empty.heap.pb.gz' && mkdir -p '%s/exists'",
+    CHECK_EQ_I(th_sh(NULL,
+                     "rm -rf '%s' '%s'.tmp.* && printf 'garbage' >'%s/bad.heap.pb.gz' && "
+                     ": >'%s/empty.heap.pb.gz' && mkdir -p '%s/exists'",
                      out, out, in, in, in),
                0);
     char cases[6][2048];
@@ -227,4 +241,66 @@ TEST(cli, report_bad_input) {
     free(o);
     CHECK_MSG(stat(out, &st) != 0, "%s was created by a failed report", out);
     CHECK_EQ_I(tmp_siblings(out), 0);
+}
+
+/* The indexed clustering against the plain definition (every stack, by
+ * decreasing value, joins the first leader within the limit, comparing
+ * with every leader), on random stacks over a small vocabulary so that
+ * near-identical stacks are common; distances 0 to 3 exercise both
+ * indexes (symmetric deletion up to 2, near-leaf frames beyond). */
+TEST(cli, report_cluster_model) {
+    enum { N = 1500 };
+    static uint32_t fr[N][12];
+    static cli_stack s[N];
+    uint64_t r = th_seed() | 1;
+    for (int i = 0; i < N; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        int n = 1 + (int)(r % 12);
+        for (int j = 0; j < n; j++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            fr[i][j] = (uint32_t)(r % 6); /* few names: many near misses */
+        }
+        s[i] = (cli_stack){fr[i], n, (int64_t)(r % 1000), 1};
+    }
+    for (int d = 0; d <= 3; d++) {
+        static size_t of[N], order_[N], leader[N];
+        size_t k;
+        CHECK_EQ_I(cli_cluster(s, N, d, of, &k), 0);
+        /* The model: order by value desc, length asc, frames; ties of
+         * identical stacks are interchangeable, so compare partitions. */
+        for (int i = 0; i < N; i++)
+            order_[i] = (size_t)i;
+        for (int i = 1; i < N; i++) /* insertion sort, the same order */
+            for (int j = i; j > 0; j--) {
+                const cli_stack *a = &s[order_[j - 1]], *b = &s[order_[j]];
+                int c = a->value != b->value ? (a->value > b->value ? -1 : 1)
+                        : a->n != b->n       ? (a->n < b->n ? -1 : 1)
+                                             : memcmp(a->frames, b->frames, (size_t)a->n * 4);
+                if (c <= 0)
+                    break;
+                size_t t = order_[j];
+                order_[j] = order_[j - 1];
+                order_[j - 1] = t;
+            }
+        size_t nl = 0;
+        static size_t model[N];
+        for (int q = 0; q < N; q++) {
+            const cli_stack *x = &s[order_[q]];
+            size_t c = nl;
+            for (size_t l = 0; l < nl && c == nl; l++) {
+                const cli_stack *y = &s[leader[l]];
+                int lim = (x->n < y->n ? x->n : y->n) / 3;
+                lim = lim < d ? lim : d;
+                if (cli_frame_distance(x->frames, x->n, y->frames, y->n, lim) <= lim)
+                    c = l;
+            }
+            if (c == nl)
+                leader[nl++] = order_[q];
+            model[order_[q]] = c;
+        }
+        CHECK_EQ_U(k, nl);
+        for (int i = 0; i < N; i++)
+            CHECK_MSG(of[i] == model[i], "distance %d: stack %d in cluster %zu, model %zu", d, i,
+                      of[i], model[i]);
+    }
 }
