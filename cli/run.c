@@ -56,7 +56,7 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "[--empty write|skip] -- CMD [ARGS...]"
+    "[--empty write|skip] [--report DIR] -- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
 static const struct runflag {
@@ -73,6 +73,7 @@ static const struct runflag {
 
 typedef struct run_env {
     const char *val[NFLAGS]; /* flag values, NULL when not given */
+    const char *report;      /* --report DIR: mapprof report over the files written */
     int only;                /* validation: the one flag visible, -1: all + environ */
     char diag[512];          /* first diagnostic of the shim's parser */
 } run_env;
@@ -116,17 +117,23 @@ static int validate(run_env *e, const char *cwd, shim_config *cfg) {
     return 0;
 }
 
+#define OPT_REPORT (256 + (int)NFLAGS)
+
 static int run_option(void *ctx, int c, const char *arg) {
     run_env *e = ctx;
-    e->val[c == 'o' ? 0 : c - 256] = arg;
+    if (c == OPT_REPORT)
+        e->report = arg;
+    else
+        e->val[c == 'o' ? 0 : c - 256] = arg;
     return 0;
 }
 
 static int parse_args(int argc, char **argv, run_env *e) {
-    struct option opts[NFLAGS + 1];
+    struct option opts[NFLAGS + 2];
     for (size_t i = 0; i < NFLAGS; i++)
         opts[i] = (struct option){runflags[i].name, required_argument, NULL, 256 + (int)i};
-    opts[NFLAGS] = (struct option){NULL, 0, NULL, 0};
+    opts[NFLAGS] = (struct option){"report", required_argument, NULL, OPT_REPORT};
+    opts[NFLAGS + 1] = (struct option){NULL, 0, NULL, 0};
     memset(e, 0, sizeof *e);
     /* "+": options end at CMD, whose own options are not ours. */
     cli_verb_options vo = {"run", RUN_USAGE, "+o:h", opts, NULL, run_option, e};
@@ -290,7 +297,9 @@ static const char *split_prefix(const char *prefix, char *dir, size_t n) {
     return slash + 1;
 }
 
-static void report(const char *prefix, const plist *before, int wstatus) {
+/* Lists the profiles the run wrote; with report_dir, runs `mapprof report`
+ * over them. Returns the report's status (0 without one). */
+static int report(const char *prefix, const plist *before, int wstatus, const char *report_dir) {
     char dir[PATH_MAX];
     const char *base = split_prefix(prefix, dir, sizeof dir);
     plist after = {0};
@@ -298,13 +307,28 @@ static void report(const char *prefix, const plist *before, int wstatus) {
     if (after.n > 1) /* f is NULL when empty */
         qsort(after.f, after.n, sizeof *after.f, cmp_pfile);
     size_t shown = 0;
+    char **rargv = calloc(after.n + 4, sizeof *rargv);
+    int rargc = 0;
+    if (rargv) {
+        rargv[rargc++] = "report";
+        rargv[rargc++] = "-o";
+        rargv[rargc++] = (char *)report_dir;
+    }
     for (size_t i = 0; i < after.n; i++) {
         if (unchanged(before, &after.f[i]))
             continue;
         fprintf(stderr, "mapprof: wrote %s%s%s\n", dir, strcmp(dir, "/") ? "/" : "",
                 after.f[i].name);
+        if (rargv && asprintf(&rargv[rargc], "%s/%s", dir, after.f[i].name) >= 0)
+            rargc++;
         shown++;
     }
+    int status = 0;
+    if (report_dir && shown)
+        status = rargv ? cli_report(rargc, rargv) : cli_fail("run", "out of memory");
+    for (int i = 3; rargv && i < rargc; i++)
+        free(rargv[i]);
+    free(rargv);
     if (!shown && WIFSIGNALED(wstatus))
         fprintf(stderr,
                 "mapprof: no profiles written to %s.<pid>.<kind>.pb.gz: the program was killed "
@@ -316,6 +340,7 @@ static void report(const char *prefix, const plist *before, int wstatus) {
                 "see its messages above)\n",
                 prefix);
     free(after.f);
+    return status;
 }
 
 /* ---- running ---- */
@@ -440,8 +465,10 @@ int cli_run(int argc, char **argv) {
     scan(dir, base, &before);
     int ws = 0;
     status = supervise(path, argv + optind, &ws);
+    /* The program's status stays the run's; a failed report says so in
+     * its one line (the profiles are there for `mapprof report` again). */
     if (status == 0)
-        report(cfg.out, &before, ws);
+        report(cfg.out, &before, ws, e.report);
     free(before.f);
     if (status)
         return status;

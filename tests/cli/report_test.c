@@ -304,3 +304,31 @@ TEST(cli, report_cluster_model) {
                       of[i], model[i]);
     }
 }
+
+/* `mapprof run --report DIR -- CMD`: the run's own profiles (not an
+ * earlier run's, with the same prefix) go through the report; the
+ * program's exit status stays the run's. */
+TEST(cli, report_from_run) {
+#ifdef MAPPROF_SANITIZE
+    SKIP("needs libmapprof.so, which a sanitized build does not have");
+#endif
+    const char *dir = ct_path("report-run"), *out = ct_path("report-run-out");
+    CHECK_EQ_I(th_sh(NULL, "rm -rf '%s' '%s' && mkdir -p '%s'", dir, out, dir), 0);
+    write_inputs(ct_path("report-run-old"));
+    CHECK_EQ_I(th_sh(NULL, "cp '%s'/run.42.mutex.pb.gz '%s/p.1.mutex.pb.gz'",
+                     ct_path("report-run-old"), dir),
+               0);
+    char *o = NULL;
+    int rc = CT_RUN(&o,
+                    "run -o '%s/p' --profiles heap,grow --heap-rate 1 --report '%s' -- "
+                    "/bin/sh -c 'echo hi; exit 3' 2>&1",
+                    dir, out);
+    CHECK_MSG(rc == 3, "exit %d:\n%s", rc, o);
+    CHECK_CONTAINS(o, "mapprof report: wrote");
+    free(o);
+    char *csv = NULL;
+    CHECK_EQ_I(th_sh(&csv, "cat '%s/clusters.csv'", out), 0);
+    CHECK_CONTAINS(csv, "\nheap,0,");
+    CHECK_MSG(!strstr(csv, "mutex"), "an earlier run's profile was reported:\n%s", csv);
+    free(csv);
+}
