@@ -14,28 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "pprof/conventions.h"
 #include "pprof/pprof.h"
 
 enum { STACKS = 10000, DEPTH = 32, POOL = 4096 };
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return bench_next(&rng);
 }
 
 static void die(const char *what, const pprof_error *err) {
@@ -70,7 +57,7 @@ int main(int argc, char **argv) {
     pprof_builder *b;
     if (pprof_builder_new(&cfg, &b, &err))
         die("builder", &err);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int s = 0; s < STACKS; s++) {
         uint64_t st[DEPTH];
         for (int d = 0; d < DEPTH; d++)
@@ -81,7 +68,7 @@ int main(int argc, char **argv) {
         if (pprof_builder_add_sample(b, st, DEPTH, v, &l, 1, PPROF_STACK_ALL_RETURN, &err))
             die("add_sample", &err);
     }
-    double t_add = now_ms() - t0;
+    double t_add = bench_now_ms() - t0;
     if (pprof_builder_sample_count(b) != STACKS) {
         fprintf(stderr, "pprof_bench: %zu distinct stacks, expected %d\n",
                 pprof_builder_sample_count(b), STACKS);
@@ -96,14 +83,14 @@ int main(int argc, char **argv) {
     double *dump = calloc((size_t)reps + 1, sizeof *dump);
     size_t nloc = 0, nfn = 0;
     for (int r = 0; r <= reps; r++) { /* r == 0: cold symbolizer cache */
-        double a = now_ms();
+        double a = bench_now_ms();
         pprof_profile *p;
         if (pprof_builder_finish(b, maps, sym, &p, &err))
             die("finish", &err);
-        double mid = now_ms();
+        double mid = bench_now_ms();
         if (pprof_profile_write_file(p, path, &err))
             die("write", &err);
-        dump[r] = now_ms() - a;
+        dump[r] = bench_now_ms() - a;
         if (r == 0) {
             nloc = pprof_profile_msg(p)->n_location;
             nfn = pprof_profile_msg(p)->n_function;
@@ -114,7 +101,7 @@ int main(int argc, char **argv) {
     }
     struct stat st;
     stat(path, &st);
-    qsort(dump + 1, (size_t)reps, sizeof *dump, cmp_double);
+    qsort(dump + 1, (size_t)reps, sizeof *dump, bench_cmp_double);
     printf("samples: %d stacks x depth %d, %zu locations, %zu functions; add: %.1f ms\n", STACKS,
            DEPTH, nloc, nfn, t_add);
     printf("file: %lld bytes gzip'd\n", (long long)st.st_size);

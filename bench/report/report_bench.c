@@ -15,33 +15,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "cli/cli.h"
 #include "pprof/conventions.h"
 
 enum { STACKS = 10000, FILES = 10, POOL = 4096, MAXD = 24 };
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return bench_next(&rng);
 }
 
 static void die(const char *what, const pprof_error *err) {
     fprintf(stderr, "report_bench: %s: %s\n", what, err ? err->msg : "failed");
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* A stack: a root path shared by many (callers near the root come from a
@@ -128,12 +115,12 @@ int main(int argc, char **argv) {
     size_t *of = calloc(n, sizeof *of), k = 0;
     double *t = calloc((size_t)reps, sizeof *t);
     for (int r = 0; r < reps; r++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         if (cli_cluster(stacks, n, 1, of, &k))
             die("cluster", NULL);
-        t[r] = now_ms() - a;
+        t[r] = bench_now_ms() - a;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     printf("cluster %zu stacks (depth <= 8, distance 1): %zu clusters, median %.1f ms (min %.1f, "
            "max %.1f; target <= 1000 ms)\n",
            n, k, t[reps / 2], t[0], t[reps - 1]);
@@ -146,12 +133,12 @@ int main(int argc, char **argv) {
         for (int f = 0; f < FILES; f++)
             len += snprintf(cmd + len, sizeof cmd - (size_t)len, " '%s'", files[f]);
         snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>/dev/null");
-        double a = now_ms();
+        double a = bench_now_ms();
         if (system(cmd) != 0)
             die("mapprof report", NULL);
-        t[r] = now_ms() - a;
+        t[r] = bench_now_ms() - a;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     printf("mapprof report on %d profiles x %d distinct stacks: median %.1f ms (min %.1f, max "
            "%.1f; target <= 2000 ms)\n",
            FILES, STACKS, t[reps / 2], t[0], t[reps - 1]);

@@ -21,6 +21,8 @@
  * to OUT_DIR. Non-goals: pass/fail (this prints figures; tests assert
  * behaviour), isolating the machine's noise beyond medians.
  */
+#include "bench/bench.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,16 +87,6 @@ static void run(const char *preload, const char *env, char *const argv[], result
     r->ir = p ? atoll(p + 12) : 0;
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static double pct(double a, double b) {
     return (a / b - 1) * 100;
 }
@@ -128,8 +120,8 @@ int main(int argc, char **argv) {
         }
     double c[3], m[3];
     for (int k = 0; k < 3; k++) {
-        c[k] = median(cpu[k], runs);
-        m[k] = median(rss[k], runs);
+        c[k] = bench_median(cpu[k], runs);
+        m[k] = bench_median(rss[k], runs);
     }
     printf("heap_overhead iters=2x%s runs=%d plain_cpu_ms=%.1f bare_cpu_ms=%.1f shim_cpu_ms=%.1f "
            "shim_vs_plain=%+.1f%% shim_vs_bare=%+.1f%% bare_vs_plain=%+.1f%% "
@@ -170,7 +162,8 @@ int main(int argc, char **argv) {
                 run(mpre[k], NULL, mutex_argv, &r);
                 mu[k][i] = r.ns_per_op;
             }
-        double mp = median(mu[0], runs), mb = median(mu[1], runs), ms = median(mu[2], runs);
+        double mp = bench_median(mu[0], runs), mb = bench_median(mu[1], runs),
+               ms = bench_median(mu[2], runs);
         printf("mutex_uncontended%s plain_ns=%.2f bare_ns=%.2f shim_ns=%.2f "
                "shim_vs_plain=%+.1f%% bare_vs_plain=%+.1f%% shim_vs_bare=%+.1f%% "
                "(target <= 10%% vs plain)\n",
@@ -185,7 +178,7 @@ int main(int argc, char **argv) {
             run(k ? shim : NULL, "MAPPROF_HEAP_RATE=1", deep_argv, &r);
             dp[k][i] = r.ns_per_op;
         }
-    double d0 = median(dp[0], runs), d1 = median(dp[1], runs);
+    double d0 = bench_median(dp[0], runs), d1 = bench_median(dp[1], runs);
     printf("sample_cost depth=32 plain_ns_per_alloc=%.1f shim_rate1_ns_per_alloc=%.1f "
            "per_sample_ns=%.1f (target <= 2000)\n",
            d0, d1, d1 - d0);
@@ -198,7 +191,7 @@ int main(int argc, char **argv) {
             run(k ? shim : NULL, NULL, deep_big, &r);
             dm[k][i] = r.maxrss_kb;
         }
-    double e0 = median(dm[0], runs), e1 = median(dm[1], runs);
+    double e0 = bench_median(dm[0], runs), e1 = bench_median(dm[1], runs);
     printf("shim_memory heap_workload plain_maxrss_kb=%.0f shim_maxrss_kb=%.0f added_kb=%.0f; "
            "one_site plain_maxrss_kb=%.0f shim_maxrss_kb=%.0f added_kb=%.0f (target <= 8192)\n",
            m[0], m[2], m[2] - m[0], e0, e1, e1 - e0);

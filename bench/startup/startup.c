@@ -9,6 +9,8 @@
  *
  * Usage: startup BUILD OUTDIR RUNS LOOP_RUNS
  */
+#include "bench/bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +22,11 @@ enum { VARIANTS = 4 };
 static const char *names[VARIANTS] = {"plain", "bare", "shim (write)", "shim (skip)"};
 static char preload[VARIANTS][1100], outdir[1024];
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Wall milliseconds of argv under variant v; output goes to /dev/null and
  * the profiles are removed afterwards (a directory that fills up makes
  * file creation slower run by run). */
 static double run(int v, char *const argv[]) {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
@@ -51,22 +47,12 @@ static double run(int v, char *const argv[]) {
         fprintf(stderr, "startup: %s failed (variant %s)\n", argv[0], names[v]);
         exit(1);
     }
-    double t = now_ms() - t0;
+    double t = bench_now_ms() - t0;
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "find '%s' -name 'mp.*' -delete", outdir);
     if (system(cmd) != 0)
         exit(1);
     return t;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void table(const char *what, char *const argv[], int runs) {
@@ -76,10 +62,10 @@ static void table(const char *what, char *const argv[], int runs) {
     for (int i = 0; i < runs; i++)
         for (int v = 0; v < VARIANTS; v++)
             t[v][i] = run(v, argv);
-    double base = median(t[1], runs);
+    double base = bench_median(t[1], runs);
     printf("%s, median of %d alternating runs:\n", what, runs);
     for (int v = 0; v < VARIANTS; v++) {
-        double m = median(t[v], runs);
+        double m = bench_median(t[v], runs);
         printf("  %-13s %9.2f ms  (x%.2f of bare)\n", names[v], m, m / base);
         free(t[v]);
     }
