@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/addrpool.h"
 #include "bench/bench.h"
 #include "pprof/conventions.h"
 #include "pprof/pprof.h"
@@ -42,15 +43,7 @@ int main(int argc, char **argv) {
 
     /* Address pool: spread over the main executable's and libc's text. */
     static uint64_t pool[POOL];
-    size_t np = 0;
-    for (size_t i = 0; i < pprof_mappings_count(maps) && np < POOL; i++) {
-        const pprof_mapping_info *mi = pprof_mappings_get(maps, i);
-        if (!mi->main && !strstr(mi->path, "/libc.so"))
-            continue;
-        uint64_t span = mi->limit - mi->start;
-        for (size_t k = 0; k < POOL / 2 && np < POOL; k++)
-            pool[np++] = mi->start + 1 + span * k / (POOL / 2);
-    }
+    size_t np = bench_address_pool(maps, pool, POOL);
 
     pprof_builder_config cfg = {0};
     pprof_config_for(PPROF_KIND_HEAP, 0, &cfg);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/addrpool.h"
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "pprof/conventions.h"
@@ -54,15 +55,7 @@ int main(int argc, char **argv) {
     if (pprof_mappings_new(NULL, &maps, &err) || pprof_mappings_refresh(maps, &err))
         die("mappings", &err);
     static uint64_t pool[POOL];
-    size_t np = 0;
-    for (size_t i = 0; i < pprof_mappings_count(maps) && np < POOL; i++) {
-        const pprof_mapping_info *mi = pprof_mappings_get(maps, i);
-        if (!mi->main && !strstr(mi->path, "/libc.so"))
-            continue;
-        uint64_t span = mi->limit - mi->start;
-        for (size_t k = 0; k < POOL / 2 && np < POOL; k++)
-            pool[np++] = mi->start + 1 + span * k / (POOL / 2);
-    }
+    size_t np = bench_address_pool(maps, pool, POOL);
     pprof_symbolizer *sym;
     if (pprof_symbolizer_new(NULL, &sym, &err))
         die("symbolizer", &err);
