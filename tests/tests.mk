@@ -26,3 +26,9 @@ FORCE:
 $(B)/tests/runner: $(TEST_OBJS) $(TEST_LIB_FILES) $(B)/tests/modules.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(TEST_LIBS_ALL) -lpthread -lm -ldl
+
+# Tests that read profiles include pprof/'s generated header, so it is
+# built first; map's, meta's and fuzzmap's do not, and TEST_MODULES=map
+# needs no protoc-c.
+$(patsubst %.c,$(B)/obj/%.o,$(filter-out tests/map/% tests/meta/% tests/fuzzmap/%,$(TEST_SRCS))): \
+    | $(PPROF_GEN_H)
