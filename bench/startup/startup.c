@@ -26,6 +26,7 @@ static char preload[VARIANTS][1100], outdir[1024];
  * the profiles are removed afterwards (a directory that fills up makes
  * file creation slower run by run). */
 static double run(int v, char *const argv[]) {
+    fflush(stdout); /* else a child's freopen flushes our buffered lines again */
     double t0 = bench_now_ms();
     pid_t pid = fork();
     if (pid == 0) {
