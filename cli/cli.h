@@ -226,5 +226,8 @@ int cli_cluster(const cli_stack *stacks, size_t n, int distance, size_t *cluster
  * highlights). title and unit label it. 0, or -errno. */
 int cli_flame_write(FILE *f, const cli_stack *stacks, size_t n, const cli_names *names,
                     const char *title, const char *unit);
+/* s escaped for XML and HTML text and attributes (control characters as
+ * '?'), cut to max characters with ".." when longer (SIZE_MAX: whole). */
+void cli_xml_text(FILE *f, const char *s, size_t max);
 
 #endif

@@ -81,7 +81,7 @@ static int depth_of(const fnode *n) {
     return d + 1;
 }
 
-static void xml_text(FILE *f, const char *s, size_t max) {
+void cli_xml_text(FILE *f, const char *s, size_t max) {
     size_t n = strlen(s);
     bool cut = n > max;
     for (size_t i = 0; i < (cut ? (max > 2 ? max - 2 : 0) : n); i++) {
@@ -133,7 +133,7 @@ static void draw_node(const draw *d, const fnode *n, int64_t x0, int depth) {
         uint32_t h = name_hash(name);
         fprintf(d->f, "<g class=\"f\" data-x=\"%lld\" data-v=\"%lld\" data-d=\"%d\"><title>",
                 (long long)x, (long long)c->value, depth);
-        xml_text(d->f, name, SIZE_MAX);
+        cli_xml_text(d->f, name, SIZE_MAX);
         fprintf(d->f, " (%lld %s, %.2f%%)</title>", (long long)c->value, d->unit,
                 100.0 * (double)c->value / (double)d->total);
         fprintf(d->f,
@@ -141,7 +141,7 @@ static void draw_node(const draw *d, const fnode *n, int64_t x0, int depth) {
                 "fill=\"rgb(%u,%u,%u)\" rx=\"2\"/><text x=\"%.2f\" y=\"%d\">",
                 px, y, w, ROW - 1, 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 55, px + 3,
                 y + ROW - 5);
-        xml_text(d->f, name, w > 24 ? (size_t)((w - 6) / 7) : 0);
+        cli_xml_text(d->f, name, w > 24 ? (size_t)((w - 6) / 7) : 0);
         fputs("</text></g>\n", d->f);
         draw_node(d, c, x, depth + 1);
     }
@@ -242,14 +242,14 @@ int cli_flame_write(FILE *f, const cli_stack *stacks, size_t n, const cli_names 
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" data-total=\"%lld\" data-unit=\"",
             (int)WIDTH, height, (int)WIDTH, height, (long long)root.value);
-    xml_text(f, unit, SIZE_MAX);
+    cli_xml_text(f, unit, SIZE_MAX);
     fputs("\">\n<style>text{font:12px monospace;fill:#000;pointer-events:none}"
           "g.f{cursor:pointer}g.f:hover rect{stroke:#000;stroke-width:0.5}"
           "rect.hit{fill:rgb(230,0,230)}.ctl{font:14px sans-serif;fill:#004;cursor:pointer}"
           "</style>\n<rect width=\"100%\" height=\"100%\" fill=\"#f8f8f0\"/>\n"
           "<text x=\"600\" y=\"22\" text-anchor=\"middle\" style=\"font:bold 16px sans-serif\">",
           f);
-    xml_text(f, title, SIZE_MAX);
+    cli_xml_text(f, title, SIZE_MAX);
     fprintf(f,
             "</text>\n<text id=\"reset\" class=\"ctl\" x=\"10\" y=\"42\" opacity=\"0.3\">Reset "
             "zoom</text>\n<text id=\"search\" class=\"ctl\" x=\"1110\" y=\"42\">Search</text>\n"

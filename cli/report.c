@@ -206,45 +206,20 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* A stack as text, root first, frames joined by sep. */
-static void stack_text(FILE *f, const cli_stack *s, const cli_names *names, const char *sep,
-                       void (*put)(FILE *, const char *)) {
-    for (int j = s->n - 1; j >= 0; j--) {
-        put(f, names->name[s->frames[j]]);
-        if (j > 0)
-            fputs(sep, f);
-    }
-}
-
+/* A frame name in a folded line: ';' separates frames and ' ' the value. */
 static void put_folded(FILE *f, const char *s) {
-    for (; *s; s++) /* ';' separates frames and ' ' the value */
+    for (; *s; s++)
         fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, f);
 }
 
 static void put_html(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
+    cli_xml_text(f, s, SIZE_MAX);
 }
 
 typedef struct cluster_row {
     size_t id, members, leader;
     int64_t value, samples;
 } cluster_row;
-
-static int cmp_row(const void *x, const void *y) {
-    const cluster_row *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
 
 /* Per-cluster totals of k, in cluster order (which is leader order). */
 static cluster_row *cluster_rows(const kind_data *k) {
@@ -262,7 +237,6 @@ static cluster_row *cluster_rows(const kind_data *k) {
         row->value += k->stacks[i].value;
         row->samples += k->stacks[i].samples;
     }
-    qsort(r, k->n_clusters, sizeof *r, cmp_row);
     return r;
 }
 
@@ -311,7 +285,10 @@ static int write_folded(const char *dir, const kind_data *k, const cli_names *na
     qsort(order, k->n, sizeof *order, cmp_folded);
     for (size_t i = 0; i < k->n; i++) {
         const cli_stack *s = &k->stacks[order[i]];
-        stack_text(f, s, names, ";", put_folded);
+        for (int j = s->n - 1; j >= 0; j--) { /* root first */
+            put_folded(f, names->name[s->frames[j]]);
+            fputs(j ? ";" : "", f);
+        }
         fprintf(f, " %lld\n", (long long)s->value);
     }
     free(order);
