@@ -58,6 +58,7 @@ struct pprof_builder {
     int64_t period_type, period_unit, period;
     int64_t default_type, drop, keep, doc_url;
     int64_t time_nanos, duration_nanos;
+    bool skip_zero; /* finish leaves out samples whose values are all zero */
 
     gomap *strmap; /* string -> index into strtab */
     const char **strtab;
@@ -212,6 +213,7 @@ int pprof_builder_new(const pprof_builder_config *cfg, pprof_builder **out, ppro
     b->period = cfg->period;
     b->duration_nanos = cfg->duration_nanos;
     b->time_nanos = cfg->time_nanos;
+    b->skip_zero = cfg->skip_zero_samples;
     if (!b->time_nanos) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -249,6 +251,13 @@ int pprof_builder_add_comment(pprof_builder *b, const char *text, pprof_error *e
         return pprof__err(err, -ENOMEM, "builder: out of memory");
     b->comments[b->ncomment++] = idx;
     return 0;
+}
+
+static bool all_zero(const int64_t *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            return false;
+    return true;
 }
 
 void pprof_builder_set_duration(pprof_builder *b, int64_t duration_nanos) {
@@ -524,16 +533,18 @@ static int finish_rest(pprof_builder *b, pprof_profile *p, pprof_error *err) {
         m->period_type = pt;
     }
 
-    m->n_sample = b->nsample;
+    m->n_sample = 0;
     m->sample = NEW(ar, pprof_pb_sample *, b->nsample + 1);
     pprof_pb_sample *sv = NEW(ar, pprof_pb_sample, b->nsample + 1);
     if (!m->sample || !sv)
         goto nomem;
     for (size_t i = 0; i < b->nsample; i++) {
         const bsample *s = b->samples[i];
-        pprof_pb_sample *x = &sv[i];
+        if (b->skip_zero && all_zero(s->value, b->ntypes))
+            continue;
+        pprof_pb_sample *x = &sv[m->n_sample];
         *x = (pprof_pb_sample)PERFTOOLS__PROFILES__SAMPLE__INIT;
-        m->sample[i] = x;
+        m->sample[m->n_sample++] = x;
         x->n_location_id = s->nloc;
         x->location_id = NEW(ar, uint64_t, s->nloc + 1);
         x->n_value = b->ntypes;

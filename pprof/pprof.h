@@ -200,6 +200,8 @@ typedef struct pprof_builder_config {
     const char *doc_url;             /* NULL: none */
     int64_t time_nanos;              /* 0: the time pprof_builder_new ran */
     int64_t duration_nanos;
+    bool skip_zero_samples; /* finish leaves out samples whose values are all zero
+                             * (a difference of two snapshots: unchanged stacks) */
 } pprof_builder_config;
 
 PPROF_API int pprof_builder_new(const pprof_builder_config *cfg, pprof_builder **out,

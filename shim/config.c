@@ -237,6 +237,23 @@ static void get_empty(struct parse_ctx *pc, shim_getenv_fn get, bool *skip) {
         complain(pc, "MAPPROF_EMPTY", s, "expected write or skip", "write");
 }
 
+/* MAPPROF_HTTP, MAPPROF_HTTP_PUBLIC, MAPPROF_HTTP_MAX_SECONDS (http.c). */
+static void get_http(struct parse_ctx *pc, shim_getenv_fn get, shim_config *cfg) {
+    const char *s = get("MAPPROF_HTTP", pc->ctx);
+    if (s && strlen(s) >= sizeof cfg->http)
+        complain(pc, "MAPPROF_HTTP", s, "too long", "no live endpoint");
+    else if (s)
+        snprintf(cfg->http, sizeof cfg->http, "%s", s);
+    const char *pub = get("MAPPROF_HTTP_PUBLIC", pc->ctx);
+    if (pub && !strcmp(pub, "1"))
+        cfg->http_public = true;
+    else if (pub && strcmp(pub, "0") && *pub)
+        complain(pc, "MAPPROF_HTTP_PUBLIC", pub, "expected 0 or 1", "0 (loopback only)");
+    uint64_t v;
+    get_u64(pc, get, "MAPPROF_HTTP_MAX_SECONDS", 1, 86400, SHIM_DEFAULT_HTTP_MAX_SECONDS, &v);
+    cfg->http_max_seconds = (unsigned)v;
+}
+
 int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, void *ctx,
                       const char *cwd) {
     struct parse_ctx pc = {diag, ctx, 0};
@@ -263,5 +280,6 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     get_signal(&pc, get, &cfg->signal);
     get_symbols(&pc, get, &cfg->full_symbols);
     get_empty(&pc, get, &cfg->skip_empty);
+    get_http(&pc, get, cfg);
     return pc.ndiag;
 }

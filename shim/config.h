@@ -19,11 +19,12 @@ enum shim_profile_kind {
     SHIM_PROF_COUNT
 };
 
-#define SHIM_DEFAULT_HEAP_RATE  524288 /* Go's runtime.MemProfileRate */
-#define SHIM_DEFAULT_MUTEX_RATE 1
-#define SHIM_DEFAULT_GROW_RATE  1
-#define SHIM_DEFAULT_DEPTH      64
-#define SHIM_MAX_DEPTH          256
+#define SHIM_DEFAULT_HEAP_RATE        524288 /* Go's runtime.MemProfileRate */
+#define SHIM_DEFAULT_MUTEX_RATE       1
+#define SHIM_DEFAULT_GROW_RATE        1
+#define SHIM_DEFAULT_DEPTH            64
+#define SHIM_MAX_DEPTH                256
+#define SHIM_DEFAULT_HTTP_MAX_SECONDS 600
 
 typedef struct shim_config {
     char out[PATH_MAX];  /* MAPPROF_OUT: absolute path prefix of the output files */
@@ -40,6 +41,11 @@ typedef struct shim_config {
                           * (-dbg packages); fast (default): their symbol tables only */
     bool skip_empty;     /* MAPPROF_EMPTY=skip: no file for a profile without samples (one
                           * line says which); write (default): every enabled profile */
+    /* Live endpoint (http.c): MAPPROF_HTTP is kept as given and parsed by
+     * the server, which reports a bad address itself. */
+    char http[PATH_MAX];       /* MAPPROF_HTTP: "" = off */
+    bool http_public;          /* MAPPROF_HTTP_PUBLIC=1: a non-loopback address is allowed */
+    unsigned http_max_seconds; /* MAPPROF_HTTP_MAX_SECONDS: bound on ?seconds= */
 } shim_config;
 
 /* Looks up one variable; returns NULL when unset. */

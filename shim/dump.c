@@ -142,6 +142,8 @@ static const char *reason_name(enum shim_dump_reason why) {
         return "signal";
     case SHIM_DUMP_REQUEST:
         return "request";
+    case SHIM_DUMP_LIVE:
+        return "live";
     default:
         return "interval";
     }
@@ -154,6 +156,8 @@ struct add_ctx {
     pprof_builder *b;
     pprof_error *err;
     int rc;
+    int64_t sign; /* -1: a baseline, subtracted (delta = now - base; the
+                   * builder sums samples with the same stack and labels) */
 };
 
 static void add_sample(const shim_sample *sm, void *ctx) {
@@ -174,7 +178,10 @@ static void add_sample(const shim_sample *sm, void *ctx) {
             moved[i] = pprof_mappings_address_at(maps, st->pcs[i], st->gen);
         pcs = moved;
     }
-    ac->rc = pprof_builder_add_sample(ac->b, pcs, st ? st->depth : 0, sm->values, labels,
+    int64_t values[5];
+    for (int i = 0; i < 5; i++)
+        values[i] = ac->sign * sm->values[i];
+    ac->rc = pprof_builder_add_sample(ac->b, pcs, st ? st->depth : 0, values, labels,
                                       (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
 }
 
@@ -196,16 +203,28 @@ static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     }
 }
 
-/* Writes kind k from its snapshot s (consumed). Returns 0 when written;
- * otherwise pprof's error code, its text in msg. */
-static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_snapshot *snap,
-                     const pprof_mappings *use_maps, pprof_symbolizer *use_sym, char *msg,
-                     size_t cap) {
-    shim_snapshot s = *snap;
+/* What build_one makes: kind k from snapshot s (consumed) minus base (if
+ * any, consumed), with the given time span. */
+struct build_req {
+    enum shim_profile_kind k;
+    enum shim_dump_reason why;
+    bool allocs; /* heap shown as allocations (default sample type) */
+    shim_snapshot *snap, *base;
+    int64_t time_nanos, duration_nanos;
+};
+
+/* Builds the profile of req. Returns 0 with *out set; otherwise pprof's
+ * error code, its text in msg. */
+static int build_one(const struct build_req *req, const pprof_mappings *use_maps,
+                     pprof_symbolizer *use_sym, pprof_profile **out, char *msg, size_t cap) {
+    enum shim_profile_kind k = req->k;
+    shim_snapshot s = *req->snap;
     pprof_builder_config cfg = {.alloc = &pp_allocator};
-    pprof_config_for(pprof_kind_of(k), (int64_t)shim_cfg.heap_rate, &cfg);
-    cfg.time_nanos = shim_start_wall_ns;
-    cfg.duration_nanos = shim_now_ns() - shim_start_mono_ns;
+    pprof_config_for(req->allocs ? PPROF_KIND_ALLOCS : pprof_kind_of(k),
+                     (int64_t)shim_cfg.heap_rate, &cfg);
+    cfg.time_nanos = req->time_nanos;
+    cfg.duration_nanos = req->duration_nanos;
+    cfg.skip_zero_samples = req->base != NULL;
     pprof_builder *b = NULL;
     pprof_profile *prof = NULL;
     pprof_error err = {0};
@@ -215,7 +234,7 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_s
         snprintf(line, sizeof line,
                  "mapprof: reason=%s heap_rate=%llu mutex_rate=%llu grow_rate=%llu seed=%s%llu "
                  "depth=%u",
-                 reason_name(why), (unsigned long long)shim_cfg.heap_rate,
+                 reason_name(req->why), (unsigned long long)shim_cfg.heap_rate,
                  (unsigned long long)shim_cfg.mutex_rate, (unsigned long long)shim_cfg.grow_rate,
                  shim_cfg.seed_set ? "" : "random:", (unsigned long long)shim_cfg.seed,
                  shim_cfg.depth);
@@ -228,19 +247,42 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_s
                  (int)shim_mutex_inline());
         pprof_builder_add_comment(b, line, NULL);
     }
-    struct add_ctx ac = {b, &err, rc};
+    struct add_ctx ac = {b, &err, rc, 1};
     if (rc == 0)
         shim_snapshot_each(&s, add_sample, &ac);
+    ac.sign = -1;
+    if (req->base && ac.rc == 0)
+        shim_snapshot_each(req->base, add_sample, &ac);
     rc = ac.rc;
     shim_snapshot_free(&s); /* each stage frees what it consumed: a lower peak */
+    if (req->base)
+        shim_snapshot_free(req->base);
     if (rc == 0)
         rc = pprof_builder_finish(b, use_maps, use_sym, &prof, &err);
     pprof_builder_free(b);
+    if (rc != 0)
+        snprintf(msg, cap, "%s", err.msg);
+    *out = prof;
+    return rc;
+}
+
+/* Writes kind k from its snapshot s (consumed). Returns 0 when written;
+ * otherwise pprof's error code, its text in msg. */
+static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_snapshot *snap,
+                     const pprof_mappings *use_maps, pprof_symbolizer *use_sym, char *msg,
+                     size_t cap) {
+    struct build_req req = {.k = k, .why = why, .snap = snap};
+    req.time_nanos = shim_start_wall_ns;
+    req.duration_nanos = shim_now_ns() - shim_start_mono_ns;
+    pprof_profile *prof = NULL;
+    int rc = build_one(&req, use_maps, use_sym, &prof, msg, cap);
+    if (rc != 0)
+        return rc;
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s.%d.%s.pb.gz", shim_cfg.out, (int)getpid(),
              shim_profile_name(k));
-    if (rc == 0)
-        rc = pprof_profile_write_file(prof, path, &err);
+    pprof_error err = {0};
+    rc = pprof_profile_write_file(prof, path, &err);
     if (rc != 0)
         snprintf(msg, cap, "%s", err.msg);
     pprof_profile_free(prof);
@@ -513,4 +555,66 @@ void shim_dump_after_fork(void) {
     final_finished = 0;
     final_tid = 0;
     shim_spin_unlock(&dump_lock);
+}
+
+void shim_take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
+    take_snapshot(k, s);
+}
+
+/*
+ * The live endpoint's build (on the server's thread, which holds the guard
+ * and allocates from mem.c for life): kind k as it is now, minus base when
+ * given, symbolized with the dump's caches under dump_lock. The profile's
+ * memory is the shim's own.
+ */
+int shim_dump_build(enum shim_profile_kind k, bool allocs, shim_snapshot *base,
+                    int64_t base_wall_ns, pprof_profile **out, char *msg, size_t cap) {
+    int was = shim_enter();
+    int64_t left = shim_own_alloc_begin();
+    shim_snapshot s = {0};
+    take_snapshot(k, &s);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    struct build_req req = {.k = k, .why = SHIM_DUMP_LIVE, .allocs = allocs, .snap = &s};
+    if (base) {
+        req.base = base;
+        req.time_nanos = now;
+        req.duration_nanos = now - base_wall_ns;
+    } else {
+        req.time_nanos = shim_start_wall_ns;
+        req.duration_nanos = shim_now_ns() - shim_start_mono_ns;
+    }
+    shim_spin_lock(&dump_lock);
+    bool empty = s.n == 0 && (!base || base->n == 0);
+    bool nosym = false;
+    pprof_symbolizer *use_sym = empty ? NULL : prepare_symbols(&nosym);
+    int rc = build_one(&req, empty ? NULL : maps, use_sym, out, msg, cap);
+    shim_spin_unlock(&dump_lock);
+    shim_own_alloc_end(left);
+    shim_leave(was);
+    return rc;
+}
+
+/* The function containing pc (an address from a stack, as pprof's /symbol
+ * asks), innermost inlined frame first; -1 when unknown. */
+int shim_dump_symbol(uint64_t pc, char *name, size_t cap) {
+    int was = shim_enter();
+    int64_t left = shim_own_alloc_begin();
+    shim_spin_lock(&dump_lock);
+    bool nosym = false;
+    pprof_symbolizer *use_sym = prepare_symbols(&nosym);
+    const pprof_frame *frames = NULL;
+    size_t n = 0;
+    pprof_error err = {0};
+    int rc = -1;
+    if (use_sym && maps && pprof_symbolize(use_sym, maps, pc, &frames, &n, NULL, &err) == 0 &&
+        n > 0 && frames[0].name[0]) {
+        snprintf(name, cap, "%s", frames[0].name);
+        rc = 0;
+    }
+    shim_spin_unlock(&dump_lock);
+    shim_own_alloc_end(left);
+    shim_leave(was);
+    return rc;
 }

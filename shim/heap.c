@@ -133,14 +133,14 @@ static void *own_realloc(void *p, size_t n) {
 int64_t shim_own_alloc_begin(void) {
     shim_tls *t = &shim_tls_v;
     int64_t left = t->heap.left;
-    t->own_alloc = 1;
+    t->own_alloc++;    /* nests: the live server's thread holds it for life */
     t->heap.left = -1; /* every call of this thread takes the complete path */
     return left;
 }
 
 void shim_own_alloc_end(int64_t left) {
     shim_tls_v.heap.left = left;
-    shim_tls_v.own_alloc = 0;
+    shim_tls_v.own_alloc--;
 }
 
 /* The block of a sampled call, recorded once the real function returned

@@ -137,6 +137,7 @@ static void fork_child(void) {
     shim_tls_v.event = (shim_sampler){0};
     if (__atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_FINISHED)
         __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELAXED);
+    shim_http_after_fork(); /* never the parent's socket; maybe our own */
     shim_tls_v.guard--;
 }
 
@@ -266,6 +267,7 @@ __attribute__((constructor)) static void shim_init(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELEASE);
     start_helper();
+    shim_http_start(dir); /* MAPPROF_HTTP: the live endpoint (http.c) */
 out:
     shim_leave(was);
     errno = saved;

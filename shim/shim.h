@@ -367,7 +367,8 @@ enum shim_dump_reason {
     SHIM_DUMP_FATAL,
     SHIM_DUMP_SIGNAL,
     SHIM_DUMP_INTERVAL,
-    SHIM_DUMP_REQUEST /* mapprof_dump() */
+    SHIM_DUMP_REQUEST, /* mapprof_dump() */
+    SHIM_DUMP_LIVE     /* the live endpoint (http.c) */
 };
 
 /* Write every enabled profile. final: the last dump (stops recording
@@ -380,6 +381,25 @@ int shim_dump(enum shim_dump_reason why, bool final);
 void shim_dump_note_dl(bool after_close);
 void shim_dump_after_fork(void);
 void shim_dump_lock_all(bool lock);
+
+/* The live endpoint (http.c, live.c). */
+typedef struct pprof_profile pprof_profile;
+/* A producer's copy of kind k's data now (its own lock taken inside). */
+void shim_take_snapshot(enum shim_profile_kind k, shim_snapshot *s);
+/* Kind k's profile now, symbolized, minus base (taken base_wall_ns, wall
+ * clock; consumed) when base is non-NULL. allocs: heap with default
+ * sample type alloc_space. 0 with *out (pprof_profile_free); else an error
+ * code with its text in msg. */
+int shim_dump_build(enum shim_profile_kind k, bool allocs, shim_snapshot *base,
+                    int64_t base_wall_ns, pprof_profile **out, char *msg, size_t cap);
+/* The function containing pc, for /symbol; 0 when found. */
+int shim_dump_symbol(uint64_t pc, char *name, size_t cap);
+/* Start the server if MAPPROF_HTTP asks (constructor, guard set; cwd for
+ * relative unix socket paths). */
+void shim_http_start(const char *cwd);
+/* Fork child: close the parent's server, start the child's own if the
+ * address allows one per process. */
+void shim_http_after_fork(void);
 
 /* Lifecycle (init.c). */
 pid_t shim_pid(void); /* the pid this image profiles as */

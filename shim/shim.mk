@@ -10,10 +10,13 @@
 SHIM_SRCS      := $(sort $(wildcard shim/*.c))
 SHIM_OBJS      := $(patsubst %.c,$(B)/obj/%.o,$(SHIM_SRCS))
 SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c shim/mem.c shim/table.c \
-                    shim/heapfilter.c \
+                    shim/heapfilter.c shim/livetext.c \
                     shim/util.c)
 SHIM_SO        := $(B)/libmapprof.so
 SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -ldl -lpthread
+# The live endpoint (http.c): libevent's evhttp, linked dynamically (Debian's
+# static archives are not PIC).
+SHIM_LDLIBS    += -levent_core -levent_extra
 
 # Objects that include pprof headers need the generated protobuf header.
 $(SHIM_OBJS): | $(PPROF_GEN_H)
