@@ -27,7 +27,7 @@
  * connection is tracked by fd and socket inode, since evhttp reports no
  * closes), 8 KiB of request line and headers (which also bounds the header
  * count), 4 KiB of body, 10 s per read or write, and an absolute deadline
- * per connection (20 s to send a request, and the request's own seconds
+ * per connection (10 s to send a request, and the request's own seconds
  * while it is served) enforced by shutdown(2), so a trickling client is
  * dropped however it paces its bytes. SIGPIPE: libevent writes with
  * writev/send without MSG_NOSIGNAL, and a broken connection raises a
@@ -68,7 +68,7 @@
 #define HTTP_HEADERS_MAX    8192
 #define HTTP_BODY_MAX       4096
 #define HTTP_IO_TIMEOUT     10 /* seconds per read or write */
-#define HTTP_REQUEST_WINDOW 20 /* seconds a connection has to send a request */
+#define HTTP_REQUEST_WINDOW 10 /* seconds a connection has to send a request */
 
 typedef struct conn_slot {
     int fd; /* -1: free */
@@ -270,8 +270,7 @@ static int bind_unix(const http_addr *a, char *why, size_t cap) {
         snprintf(why, cap, "bad path");
         return -1;
     }
-    snprintf(slash + 1, sizeof dir - (size_t)(slash + 1 - dir), ".mapprof-sock.%d",
-             (int)getpid());
+    snprintf(slash + 1, sizeof dir - (size_t)(slash + 1 - dir), ".mapprof-sock.%d", (int)getpid());
     if (mkdir(dir, 0700) != 0) {
         snprintf(why, cap, "mkdir %s: %s", dir, strerror(errno));
         return -1;
@@ -391,7 +390,8 @@ static void post_accept(evutil_socket_t fd_unused, short what, void *arg) {
         if (fd >= 0 && fstat(fd, &st) == 0) {
             for (int j = 0; j < HTTP_MAX_CONNS; j++)
                 if (srv.slots[j].fd < 0 || !slot_open(&srv.slots[j])) {
-                    srv.slots[j] = (conn_slot){fd, st.st_ino, now + HTTP_REQUEST_WINDOW * 1000000000ll};
+                    srv.slots[j] =
+                        (conn_slot){fd, st.st_ino, now + HTTP_REQUEST_WINDOW * 1000000000ll};
                     break;
                 }
         }
@@ -447,8 +447,8 @@ static void *serve(void *arg) {
     if (ec)
         event_config_free(ec);
     struct evhttp *http = srv.base ? evhttp_new(srv.base) : NULL;
-    srv.lev = http ? evconnlistener_new(srv.base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, -1, srv.fd)
-                   : NULL;
+    srv.lev =
+        http ? evconnlistener_new(srv.base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, -1, srv.fd) : NULL;
     srv.post_accept = srv.base ? event_new(srv.base, -1, 0, post_accept, NULL) : NULL;
     srv.sweep = srv.base ? event_new(srv.base, -1, EV_PERSIST, sweep, NULL) : NULL;
     if (!srv.lev || !srv.post_accept || !srv.sweep || !evhttp_bind_listener(http, srv.lev)) {
@@ -459,8 +459,8 @@ static void *serve(void *arg) {
     evhttp_set_max_body_size(http, HTTP_BODY_MAX);
     evhttp_set_timeout(http, HTTP_IO_TIMEOUT);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                         EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
     evhttp_set_bevcb(http, new_bev, NULL);
     shim_live_attach(http, srv.base);
     struct timeval sec = {1, 0};

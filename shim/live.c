@@ -100,7 +100,7 @@ static void finish(struct evhttp_request *req, int code, const char *reason, str
     int fd = req_fd(req);
     evhttp_send_reply(req, code, reason, b);
     if (fd >= 0)
-        shim_http_set_deadline(fd, 20); /* keep-alive: the next request's window */
+        shim_http_set_deadline(fd, 10); /* keep-alive: the next request gets http.c's window */
     shim_http_idle();
 }
 
@@ -242,7 +242,7 @@ static void start_delta(struct evhttp_request *req, const live_profile *lp, long
     deltas_in_flight++;
     int cfd = req_fd(req);
     if (cfd >= 0)
-        shim_http_set_deadline(cfd, sec + 20);
+        shim_http_set_deadline(cfd, sec + 10);
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -259,8 +259,7 @@ static int param_int(const char *s) {
     return (int)v;
 }
 
-static void serve_profile(struct evhttp_request *req, const live_profile *lp,
-                          struct evkeyvalq *q) {
+static void serve_profile(struct evhttp_request *req, const live_profile *lp, struct evkeyvalq *q) {
     if (lp->kind == LIVE_NONE) {
         fail(req, 501, "Not Implemented", LIVE_ERR_NOTFOUND,
              "profile %s: not available in this build of mapprof", lp->name);
@@ -318,8 +317,7 @@ static void serve_index(struct evhttp_request *req) {
         shim_take_snapshot((enum shim_profile_kind)lp->kind, &s);
         size_t n = s.n;
         shim_snapshot_free(&s);
-        evbuffer_add_printf(b,
-                            "<tr><td>%zu</td><td><a href='%s?debug=1'>%s</a></td></tr>\n", n,
+        evbuffer_add_printf(b, "<tr><td>%zu</td><td><a href='%s?debug=1'>%s</a></td></tr>\n", n,
                             lp->name, lp->name);
     }
     evbuffer_add_printf(b, "<tr><td></td><td><a href='cmdline'>cmdline</a></td></tr>\n"
@@ -419,8 +417,7 @@ static void route(struct evhttp_request *req, void *arg) {
     static const char prefix[] = "/debug/pprof/";
     if (!path || strncmp(path, prefix, sizeof prefix - 1) != 0) {
         if (path && !strcmp(path, "/debug/pprof")) {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Location",
-                              "/debug/pprof/");
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/debug/pprof/");
             finish(req, 301, "Moved Permanently", NULL);
             return;
         }

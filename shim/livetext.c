@@ -226,8 +226,9 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
     case L_HEAP:
         put(&o, "heap profile: %lld: %lld [%lld: %lld] @ heap/2\n", (long long)tot[2],
             (long long)tot[3], (long long)tot[0], (long long)tot[1]);
-        put(&o, "# mapprof: values are unbiased estimates from sampling every %lld bytes on "
-                "average\n",
+        put(&o,
+            "# mapprof: values are unbiased estimates from sampling every %lld bytes on "
+            "average\n",
             (long long)m->period);
         break;
     case L_CONTENTION:
@@ -240,8 +241,8 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
     default:
         put(&o, "%s profile:", name);
         for (size_t j = 0; j < nt; j++)
-            put(&o, " %s/%s=%lld", str(p, m->sample_type[j]->type),
-                str(p, m->sample_type[j]->unit), (long long)tot[j]);
+            put(&o, " %s/%s=%lld", str(p, m->sample_type[j]->type), str(p, m->sample_type[j]->unit),
+                (long long)tot[j]);
         put(&o, "\n");
         break;
     }
@@ -285,8 +286,8 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
         const pprof_pb_sample *s = v[i];
         const int64_t *x = s->value;
         if (l == L_HEAP && s->n_value == 4)
-            put(&o, "%lld: %lld [%lld: %lld]", (long long)x[2], (long long)x[3],
-                (long long)x[0], (long long)x[1]);
+            put(&o, "%lld: %lld [%lld: %lld]", (long long)x[2], (long long)x[3], (long long)x[0],
+                (long long)x[1]);
         else if (l == L_CONTENTION && s->n_value == 2)
             put(&o, "%lld %lld", (long long)x[1], (long long)x[0]);
         else

@@ -343,7 +343,7 @@ def slowloris(addr, n):
     t0 = time.time()
     dropped = 0
     i = 0
-    while time.time() - t0 < 40 and dropped < len(socks):
+    while time.time() - t0 < 60 and dropped < len(socks):
         dropped = 0
         for s in socks:
             try:
@@ -396,13 +396,21 @@ def parallel(addr, n):
 
 
 def disconnect(addr, n):
+    """Clients that go away mid-reply. Odd ones reset the connection (the
+    server's write fails with ECONNRESET); even ones pipeline two requests
+    and close normally, so the first reply draws a reset from the client's
+    kernel and the second write fails with EPIPE, which raises SIGPIPE."""
     for i in range(n):
         s = connect(addr, 10)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        s.sendall(b"GET /debug/pprof/heap?debug=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        req = b"GET /debug/pprof/heap?debug=1 HTTP/1.1\r\nHost: x\r\n\r\n"
         if i % 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.sendall(req)
             s.recv(10)  # first bytes, then reset
-        s.close()  # RST (linger 0): the server's next write fails
+        else:
+            s.sendall(req * 3)
+        s.close()
+    time.sleep(0.5)
     st, hd, body = request(addr, "/debug/pprof/heap")
     if st != 200:
         die("after disconnects: status %d" % st)

@@ -1,0 +1,516 @@
+/*
+ * live_test.c — the live endpoint (MAPPROF_HTTP) end to end, with real
+ * clients: go tool pprof on every profile, google/pprof's parser
+ * (pprofcheck) and Parca's checks on every download, Parca's and Alloy's
+ * scrape sequences, Go's error semantics, hostile clients (garbage,
+ * slowloris, hundreds in parallel, hang-ups mid-reply), hosts that use
+ * libevent or handle SIGPIPE, scraping during a multithreaded workload,
+ * fork, unix sockets and the loopback rule.
+ */
+#include <sys/stat.h>
+
+#include "tests/live/live_util.h"
+
+static const char *prog_cmd(long rounds, int threads, const char *pipe_mode) {
+    static char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %%s/stop %ld %d %s", lv_fixture("liveprog"), rounds, threads,
+             pipe_mode);
+    return cmd;
+}
+
+static const char *pprofcheck(void) {
+    static char path[512];
+    NEED_TOOL("go");
+    snprintf(path, sizeof path, "%s/pprofcheck", th_build());
+    CHECK_MSG(access(path, X_OK) == 0, "%s is missing: make %s", path, path);
+    return path;
+}
+
+/* GET path into run-dir file `save`: status 200, Content-Type prefix. */
+static void fetch(const lv_run *r, const char *path, const char *type, const char *save) {
+    char *out = NULL;
+    char args[1400];
+    snprintf(args, sizeof args, "get '%s' '%s' 200 '%s' '%s/%s'", r->addr, path, type, r->dir,
+             save);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "GET %s: %s", path, out);
+    free(out);
+}
+
+/* The body and headers of GET path (any status). */
+static char *get_text(const lv_run *r, const char *path) {
+    char *out = NULL;
+    char args[1400];
+    snprintf(args, sizeof args, "get '%s' '%s'", r->addr, path);
+    th_sh(&out, "%s %s", lv_client(), args);
+    return out;
+}
+
+/* pprofcheck and Parca's checks on run-dir files. */
+static void valid(const lv_run *r, const char *files) {
+    char *out = NULL;
+    int rc = th_sh(&out, "cd '%s' && %s %s", r->dir, pprofcheck(), files);
+    CHECK_MSG(rc == 0, "pprofcheck %s: %s", files, out);
+    free(out);
+    rc = th_sh(&out, "cd '%s' && %s validate %s", r->dir, lv_client(), files);
+    CHECK_MSG(rc == 0, "validate %s: %s", files, out);
+    free(out);
+}
+
+static const struct {
+    const char *name, *text_head, *must; /* must: a function go tool pprof shows */
+} kinds[] = {
+    {"heap", "heap profile: ", "keep_site"},    {"allocs", "heap profile: ", "temp_site"},
+    {"mutex", "--- mutex:", NULL},              {"block", "--- contention:", NULL},
+    {"grow", "grow profile: grows/count=", "grow_map"}, {"maps", "maps profile: maps/count=", "grow_map"},
+};
+
+TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
+    NEED_TOOL("go");
+    lv_run r;
+    lv_start(&r, "gp", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
+    /* the work is done when the program waits: wait for it to be idle */
+    lv_sleep_ms(500);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char *out = NULL;
+        int rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR='%s' go tool pprof -raw '%s/debug/pprof/%s'",
+                       r.dir, r.dir, r.url, kinds[i].name);
+        CHECK_MSG(rc == 0, "go tool pprof -raw %s: %s", kinds[i].name, out);
+        CHECK_CONTAINS(out, "Samples:");
+        if (kinds[i].must)
+            CHECK_CONTAINS(out, kinds[i].must);
+        free(out);
+        rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR='%s' go tool pprof -top '%s/debug/pprof/%s'",
+                   r.dir, r.dir, r.url, kinds[i].name);
+        CHECK_MSG(rc == 0, "go tool pprof -top %s: %s", kinds[i].name, out);
+        CHECK_CONTAINS(out, "flat%");
+        if (kinds[i].must)
+            CHECK_CONTAINS(out, kinds[i].must);
+        free(out);
+        char path[64], save[64];
+        snprintf(path, sizeof path, "/debug/pprof/%s", kinds[i].name);
+        snprintf(save, sizeof save, "%s.pb.gz", kinds[i].name);
+        fetch(&r, path, "application/octet-stream", save);
+        valid(&r, save);
+        snprintf(path, sizeof path, "/debug/pprof/%s?debug=1", kinds[i].name);
+        char *txt = get_text(&r, path);
+        CHECK_CONTAINS(txt, "content-type: text/plain; charset=utf-8");
+        CHECK_CONTAINS(txt, kinds[i].text_head);
+        if (kinds[i].must)
+            CHECK_CONTAINS(txt, kinds[i].must);
+        free(txt);
+    }
+    /* the heap's text is Go's legacy format: pprof itself reads it back */
+    char *out = NULL;
+    int rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR='%s' go tool pprof -raw '%s/debug/pprof/heap?debug=1'",
+                   r.dir, r.dir, r.url);
+    CHECK_MSG(rc == 0, "go tool pprof on heap?debug=1: %s", out);
+    CHECK_CONTAINS(out, "keep_site");
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+TEST_TIMEOUT(live, parca_scrape_sequence, 120) {
+    NEED_TOOL("go");
+    lv_run r;
+    lv_start(&r, "parca", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
+    char *out = NULL;
+    char args[1400];
+    for (int round = 0; round < 2; round++) {
+        snprintf(args, sizeof args, "scrape '%s' '%s' parca 1", r.addr, r.dir);
+        int rc = th_sh(&out, "%s %s", lv_client(), args);
+        CHECK_MSG(rc == 0, "%s", out);
+        CHECK_CONTAINS(out, "parca scrape ok: 6 profiles");
+        free(out);
+    }
+    valid(&r, "parca-*.pb.gz");
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+TEST_TIMEOUT(live, alloy_scrape_sequence, 120) {
+    NEED_TOOL("go");
+    lv_run r;
+    lv_start(&r, "alloy", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
+    char *out = NULL;
+    char args[1400];
+    snprintf(args, sizeof args, "scrape '%s' '%s' alloy 2", r.addr, r.dir);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "alloy scrape ok: 5 profiles");
+    free(out);
+    valid(&r, "alloy-*.pb.gz");
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+TEST_TIMEOUT(live, go_semantics, 120) {
+    lv_run r;
+    lv_start(&r, "sem", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
+    char *t = get_text(&r, "/debug/pprof/nonexistent");
+    CHECK_CONTAINS(t, "x-go-pprof: 1");
+    CHECK_CONTAINS(t, "Unknown profile");
+    free(t);
+    t = get_text(&r, "/elsewhere");
+    CHECK_CONTAINS(t, "404 page not found");
+    free(t);
+    t = get_text(&r, "/debug/pprof/heap?seconds=0");
+    CHECK_CONTAINS(t, "invalid value for \"seconds\" - must be a positive integer");
+    CHECK_CONTAINS(t, "x-go-pprof: 1");
+    free(t);
+    t = get_text(&r, "/debug/pprof/heap?seconds=1&debug=1");
+    CHECK_CONTAINS(t, "seconds and debug params are incompatible");
+    free(t);
+    t = get_text(&r, "/debug/pprof/maps?seconds=1");
+    CHECK_CONTAINS(t, "\"seconds\" parameter is not supported for this profile type");
+    free(t);
+    t = get_text(&r, "/debug/pprof/heap?seconds=601");
+    CHECK_CONTAINS(t, "MAPPROF_HTTP_MAX_SECONDS");
+    free(t);
+    /* 405 with Allow for anything but GET (POST only on symbol) */
+    char *out = NULL;
+    int rc = th_sh(&out, "curl -s -i -X POST --data x 'http://%s/debug/pprof/heap'", r.addr);
+    CHECK_EQ_I(rc, 0);
+    CHECK_CONTAINS(out, "HTTP/1.1 405");
+    CHECK_CONTAINS(out, "Allow: GET, HEAD");
+    free(out);
+    rc = th_sh(&out, "curl -s -i 'http://%s/debug/pprof'", r.addr);
+    CHECK_CONTAINS(out, "HTTP/1.1 301");
+    CHECK_CONTAINS(out, "Location: /debug/pprof/");
+    free(out);
+    /* cmdline: the arguments joined by NUL, as Go's os.Args */
+    rc = th_sh(&out, "curl -s 'http://%s/debug/pprof/cmdline' | tr '\\0' '|'", r.addr);
+    char want[1024];
+    snprintf(want, sizeof want, "%s|%s/stop|2000|2|default", lv_fixture("liveprog"), r.dir);
+    CHECK_EQ_S(out, want);
+    free(out);
+    /* symbol: GET counts, POST resolves addresses taken from a profile */
+    t = get_text(&r, "/debug/pprof/symbol");
+    CHECK_CONTAINS(t, "num_symbols: 1");
+    free(t);
+    rc = th_sh(&out,
+               "curl -s 'http://%s/debug/pprof/heap?debug=1' | grep -m1 'keep_site' | cut -f2 | "
+               "tr -d '\\n'",
+               r.addr);
+    CHECK_MSG(rc == 0 && !strncmp(out, "0x", 2), "no keep_site address: %s", out);
+    char pc[64];
+    snprintf(pc, sizeof pc, "%s", out);
+    free(out);
+    rc = th_sh(&out, "curl -s --data '%s+0x1+junk' 'http://%s/debug/pprof/symbol'", pc, r.addr);
+    snprintf(want, sizeof want, "num_symbols: 1\n%s keep_site\n", pc);
+    CHECK_EQ_S(out, want);
+    free(out);
+    /* binary replies as Go sets them */
+    rc = th_sh(&out, "curl -s -D- -o /dev/null 'http://%s/debug/pprof/allocs'", r.addr);
+    CHECK_CONTAINS(out, "Content-Type: application/octet-stream");
+    CHECK_CONTAINS(out, "Content-Disposition: attachment; filename=\"allocs\"");
+    CHECK_CONTAINS(out, "X-Content-Type-Options: nosniff");
+    free(out);
+    /* threads (and goroutine): not faked before the capture exists */
+    t = get_text(&r, "/debug/pprof/goroutine?debug=2");
+    CHECK(strstr(t, "threads profile") == NULL || strstr(t, "thread ") != NULL);
+    free(t);
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+/* seconds=N: the difference over N seconds, while other requests are
+ * answered at once. The program allocates only after the delta starts. */
+TEST_TIMEOUT(live, delta_while_responsive, 120) {
+    lv_run r;
+    lv_start(&r, "delta", "MAPPROF_HTTP=0", prog_cmd(30000, 2, "default"));
+    char *out = NULL;
+    int rc = th_sh(&out,
+                   "cd '%s' && (curl -s -D delta.h -o delta.pb.gz "
+                   "'http://%s/debug/pprof/allocs?seconds=3' & "
+                   "sleep 0.5; s=$(date +%%s%%N); curl -s -o now.pb.gz 'http://%s/debug/pprof/heap'"
+                   " && e=$(date +%%s%%N) && echo ms=$(( (e - s) / 1000000 )); wait)",
+                   r.dir, r.addr, r.addr);
+    CHECK_EQ_I(rc, 0);
+    int ms = -1;
+    sscanf(strstr(out, "ms=") ? strstr(out, "ms=") : "ms=-1", "ms=%d", &ms);
+    CHECK_MSG(ms >= 0 && ms < 2000, "a heap request during a 3 s delta took %d ms", ms);
+    free(out);
+    char *h = lv_file(&r, "delta.h");
+    CHECK_CONTAINS(h, "filename=\"allocs-delta\"");
+    free(h);
+    valid(&r, "delta.pb.gz now.pb.gz");
+    /* duration_nanos of the delta is its span */
+    rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR=. go tool pprof -raw delta.pb.gz | head -5", r.dir);
+    CHECK_EQ_I(rc, 0);
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+TEST_TIMEOUT(live, garbage_and_oversized_requests, 120) {
+    lv_run r;
+    lv_start(&r, "garbage", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
+    char *out = NULL;
+    char args[800];
+    snprintf(args, sizeof args, "garbage '%s'", r.addr);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *o = lv_file(&r, "out");
+    CHECK_CONTAINS(o, "eintr=0 sigpipe=0");
+    free(o);
+    /* at most one stderr line per kind of error */
+    char *e = lv_file(&r, "err");
+    int lines = 0;
+    for (char *p = e; (p = strchr(p, '\n')); p++)
+        lines++;
+    CHECK_MSG(lines <= 8, "stderr has %d lines:\n%s", lines, e);
+    free(e);
+}
+
+TEST_TIMEOUT(live, slowloris_dropped, 150) {
+    lv_run r;
+    lv_start(&r, "slow", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
+    char *out = NULL;
+    char args[800];
+    snprintf(args, sizeof args, "slowloris '%s' 20", r.addr);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+TEST_TIMEOUT(live, hundreds_of_parallel_clients, 240) {
+    lv_run r;
+    lv_start(&r, "par", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
+    char *out = NULL;
+    char args[800];
+    snprintf(args, sizeof args, "parallel '%s' 300", r.addr);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+/* Clients hanging up mid-reply: the SIGPIPE stays with the server's
+ * thread, whatever the host does with SIGPIPE. */
+static void disconnects(const char *mode) {
+    lv_run plain, r;
+    lv_spawn(&plain, "plain", "", prog_cmd(2000, 2, mode), false);
+    CHECK_EQ_I(lv_stop(&plain), 0);
+    char tag[32];
+    snprintf(tag, sizeof tag, "disc-%s", mode);
+    lv_start(&r, tag, "MAPPROF_HTTP=0", prog_cmd(2000, 2, mode));
+    char *out = NULL;
+    char args[800];
+    snprintf(args, sizeof args, "disconnect '%s' 60", r.addr);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *a = lv_file(&plain, "out"), *b = lv_file(&r, "out");
+    CHECK_EQ_S(b, a);
+    CHECK_CONTAINS(b, "sigpipe=0");
+    free(a);
+    free(b);
+}
+
+TEST_TIMEOUT(live, disconnect_sigpipe_default, 120) {
+    disconnects("default");
+}
+
+TEST_TIMEOUT(live, disconnect_sigpipe_ignored, 120) {
+    disconnects("ignore");
+}
+
+TEST_TIMEOUT(live, disconnect_sigpipe_handled, 120) {
+    disconnects("handle");
+}
+
+/* A host using libevent itself: same output with the endpoint on. */
+TEST_TIMEOUT(live, host_uses_libevent, 120) {
+    char *plain = NULL, *shimmed = NULL;
+    lv_e2e();
+    int rc1 = th_sh(&plain, "%s", lv_fixture("evhost"));
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/ev", th_tmpdir());
+    int rc2 = th_sh(&shimmed,
+                    "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ev "
+                    "MAPPROF_HTTP=0 %s 2>/dev/null",
+                    dir, dir, th_build(), lv_fixture("evhost"));
+    CHECK_EQ_I(rc1, 0);
+    CHECK_EQ_I(rc2, rc1);
+    CHECK_CONTAINS(plain, "ticks=40 replies=40");
+    CHECK_EQ_S(shimmed, plain);
+    free(plain);
+    free(shimmed);
+}
+
+/* Scrapes every 100 ms during a multithreaded workload: the host prints
+ * exactly what it prints alone (no EINTR in its sleeps and polls). */
+TEST_TIMEOUT(live, scrape_every_100ms_same_output, 240) {
+    lv_run plain, r;
+    lv_spawn(&plain, "plain", "", prog_cmd(60000, 4, "default"), false);
+    CHECK_EQ_I(lv_stop(&plain), 0);
+    lv_start(&r, "s100", "MAPPROF_HTTP=0", prog_cmd(60000, 4, "default"));
+    char *out = NULL;
+    int rc = th_sh(&out,
+                   "n=0; for i in $(seq 1 30); do for p in heap mutex grow maps block allocs; do "
+                   "curl -s -f -o /dev/null 'http://%s/debug/pprof/'$p || exit 1; done; "
+                   "n=$((n+1)); sleep 0.1; done; echo rounds=$n",
+                   r.addr);
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "rounds=30");
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *a = lv_file(&plain, "out"), *b = lv_file(&r, "out");
+    CHECK_EQ_S(b, a);
+    CHECK_CONTAINS(b, "eintr=0");
+    free(a);
+    free(b);
+}
+
+/* fork: the child never holds the parent's listening socket; with port 0
+ * it serves on its own port; the parent keeps serving after the child
+ * exits. */
+TEST_TIMEOUT(live, fork_child_own_server, 120) {
+    lv_run r;
+    const char *py =
+        "/usr/bin/python3 -c \"import os,sys,time\n"
+        "stop=sys.argv[1]\n"
+        "pid=os.fork()\n"
+        "if pid==0:\n"
+        "  time.sleep(1.5)\n"
+        "  def socks(p):\n"
+        "    out=set()\n"
+        "    for fd in os.listdir('/proc/%%d/fd'%%p):\n"
+        "      try:\n"
+        "        l=os.readlink('/proc/%%d/fd/%%s'%%(p,fd))\n"
+        "      except OSError: continue\n"
+        "      if l.startswith('socket:'): out.add(l)\n"
+        "    return out\n"
+        "  shared=socks(os.getppid()) & socks(os.getpid())\n"
+        "  print('shared=%%d'%%len(shared)); sys.stdout.flush(); os._exit(0)\n"
+        "os.waitpid(pid,0)\n"
+        "while not os.path.exists(stop): time.sleep(0.05)\n"
+        "print('parent done')\" %s/stop";
+    lv_start(&r, "fork", "MAPPROF_HTTP=0", py);
+    char child_http[700];
+    /* the child announces its own address after its delay */
+    for (int i = 0; i < 200; i++) {
+        char *o = lv_file(&r, "out");
+        bool done = strstr(o, "shared=") != NULL;
+        free(o);
+        if (done)
+            break;
+        lv_sleep_ms(50);
+    }
+    char *out = NULL;
+    int rc = th_sh(&out, "ls '%s' | grep -c 'http$'", r.dir);
+    CHECK_MSG(atoi(out) == 2, "expected the parent's and the child's .http files: %s", out);
+    free(out);
+    (void)child_http;
+    /* the parent still serves after its child exited */
+    fetch(&r, "/debug/pprof/heap", "application/octet-stream", "after.pb.gz");
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *o = lv_file(&r, "out");
+    CHECK_CONTAINS(o, "shared=0\nparent done\n");
+    free(o);
+    char *e = lv_file(&r, "err");
+    int lines = 0;
+    for (char *p = e; (p = strstr(p, "live profiles at")); p++)
+        lines++;
+    CHECK_MSG(lines == 2, "expected two announcements:\n%s", e);
+    free(e);
+    (void)rc;
+}
+
+/* A fixed port: a fork child starts no server (the port is the parent's). */
+TEST_TIMEOUT(live, fork_fixed_port_child_silent, 120) {
+    lv_e2e();
+    char *port = NULL;
+    th_sh(&port, "/usr/bin/python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); "
+                 "print(s.getsockname()[1], end='')\"");
+    char env[128];
+    snprintf(env, sizeof env, "MAPPROF_HTTP=127.0.0.1:%s", port);
+    lv_run r;
+    const char *py = "/usr/bin/python3 -c \"import os,sys,time\n"
+                     "pid=os.fork()\n"
+                     "if pid==0:\n"
+                     "  time.sleep(1.0); os._exit(0)\n"
+                     "os.waitpid(pid,0)\n"
+                     "while not os.path.exists(sys.argv[1]): time.sleep(0.05)\n"
+                     "print('ok')\" %s/stop";
+    lv_start(&r, "fixed", env, py);
+    CHECK_CONTAINS(r.addr, port);
+    lv_sleep_ms(1500);
+    fetch(&r, "/debug/pprof/heap", "application/octet-stream", "h.pb.gz");
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *out = NULL;
+    th_sh(&out, "ls '%s' | grep -c 'http$'", r.dir);
+    CHECK_EQ_I(atoi(out), 1);
+    free(out);
+    free(port);
+}
+
+TEST_TIMEOUT(live, unix_socket_0600_never_replaces, 120) {
+    NEED_TOOL("curl");
+    lv_run r;
+    char env[700];
+    snprintf(env, sizeof env, "MAPPROF_HTTP=unix:%s/sock.%%p", th_tmpdir());
+    lv_start(&r, "unix", env, prog_cmd(2000, 2, "default"));
+    CHECK(!strncmp(r.addr, "unix:", 5));
+    struct stat st;
+    CHECK_EQ_I(lstat(r.addr + 5, &st), 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_EQ_I(st.st_mode & 0777, 0600);
+    char *out = NULL;
+    int rc = th_sh(&out, "curl -s -f --unix-socket '%s' -o '%s/u.pb.gz' http://x/debug/pprof/heap",
+                   r.addr + 5, r.dir);
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    valid(&r, "u.pb.gz");
+    CHECK_EQ_I(lv_stop(&r), 0);
+    /* a regular file and a symlink at the path are left alone */
+    char file[600], link[600];
+    snprintf(file, sizeof file, "%s/regular", th_tmpdir());
+    snprintf(link, sizeof link, "%s/link", th_tmpdir());
+    CHECK_EQ_I(th_sh(NULL, "echo keep > '%s' && ln -s '%s' '%s'", file, file, link), 0);
+    const char *paths[] = {file, link};
+    for (int i = 0; i < 2; i++) {
+        rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=x MAPPROF_HTTP='unix:%s' /bin/true",
+                   th_tmpdir(), th_build(), paths[i]);
+        CHECK_EQ_I(rc, 0);
+        CHECK_CONTAINS(out, "not a socket (not replaced)");
+        free(out);
+        char *k = th_read_file(file, NULL);
+        CHECK_EQ_S(k, "keep\n");
+        free(k);
+        CHECK_EQ_I(lstat(link, &st), 0);
+        CHECK(S_ISLNK(st.st_mode));
+    }
+}
+
+TEST_TIMEOUT(live, non_loopback_needs_public, 60) {
+    lv_e2e();
+    char *out = NULL;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/pub", th_tmpdir());
+    int rc = th_sh(&out, "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mp "
+                         "MAPPROF_HTTP=0.0.0.0:0 /bin/true; ls",
+                   dir, dir, th_build());
+    CHECK_EQ_I(rc, 0);
+    CHECK_CONTAINS(out, "not a loopback address: refused (set MAPPROF_HTTP_PUBLIC=1");
+    CHECK(strstr(out, ".http") == NULL);
+    free(out);
+    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mq MAPPROF_HTTP=0.0.0.0:0 "
+                     "MAPPROF_HTTP_PUBLIC=1 /bin/true; cat mq.*.http",
+               dir, th_build());
+    CHECK_EQ_I(rc, 0);
+    CHECK_CONTAINS(out, "live profiles at http://0.0.0.0:");
+    free(out);
+    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mr MAPPROF_HTTP=host:80 /bin/true",
+               dir, th_build());
+    CHECK_CONTAINS(out, "ignoring MAPPROF_HTTP=\"host:80\"");
+    free(out);
+    /* IPv6 loopback */
+    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ms MAPPROF_HTTP='[::1]:0' "
+                     "/bin/true; cat ms.*.http",
+               dir, th_build());
+    CHECK_EQ_I(rc, 0);
+    CHECK_MSG(strstr(out, "[::1]:") || strstr(out, "cannot") || strstr(out, "bind"), "%s", out);
+    free(out);
+}
