@@ -56,18 +56,24 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "[--empty write|skip] [--report DIR] -- CMD [ARGS...]"
+    "[--empty write|skip] [--http ADDR] [--report DIR] -- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
 static const struct runflag {
     const char *name, *var;
 } runflags[] = {
-    {"output", "MAPPROF_OUT"},          {"profiles", "MAPPROF_PROFILES"},
-    {"heap-rate", "MAPPROF_HEAP_RATE"}, {"mutex-rate", "MAPPROF_MUTEX_RATE"},
-    {"grow-rate", "MAPPROF_GROW_RATE"}, {"seed", "MAPPROF_SEED"},
-    {"interval", "MAPPROF_INTERVAL"},   {"depth", "MAPPROF_DEPTH"},
-    {"signal", "MAPPROF_SIGNAL"},       {"symbols", "MAPPROF_SYMBOLS"},
+    {"output", "MAPPROF_OUT"},
+    {"profiles", "MAPPROF_PROFILES"},
+    {"heap-rate", "MAPPROF_HEAP_RATE"},
+    {"mutex-rate", "MAPPROF_MUTEX_RATE"},
+    {"grow-rate", "MAPPROF_GROW_RATE"},
+    {"seed", "MAPPROF_SEED"},
+    {"interval", "MAPPROF_INTERVAL"},
+    {"depth", "MAPPROF_DEPTH"},
+    {"signal", "MAPPROF_SIGNAL"},
+    {"symbols", "MAPPROF_SYMBOLS"},
     {"empty", "MAPPROF_EMPTY"},
+    {"http", "MAPPROF_HTTP"}, /* the live endpoint: ADDR as MAPPROF_HTTP */
 };
 #define NFLAGS (sizeof runflags / sizeof *runflags)
 

@@ -60,9 +60,12 @@ static void valid(const lv_run *r, const char *files) {
 static const struct {
     const char *name, *text_head, *must; /* must: a function go tool pprof shows */
 } kinds[] = {
-    {"heap", "heap profile: ", "keep_site"},    {"allocs", "heap profile: ", "temp_site"},
-    {"mutex", "--- mutex:", NULL},              {"block", "--- contention:", NULL},
-    {"grow", "grow profile: grows/count=", "grow_map"}, {"maps", "maps profile: maps/count=", "grow_map"},
+    {"heap", "heap profile: ", "keep_site"},
+    {"allocs", "heap profile: ", "temp_site"},
+    {"mutex", "--- mutex:", NULL},
+    {"block", "--- contention:", NULL},
+    {"grow", "grow profile: grows/count=", "grow_map"},
+    {"maps", "maps profile: maps/count=", "grow_map"},
 };
 
 TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
@@ -102,8 +105,9 @@ TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
     }
     /* the heap's text is Go's legacy format: pprof itself reads it back */
     char *out = NULL;
-    int rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR='%s' go tool pprof -raw '%s/debug/pprof/heap?debug=1'",
-                   r.dir, r.dir, r.url);
+    int rc =
+        th_sh(&out, "cd '%s' && PPROF_TMPDIR='%s' go tool pprof -raw '%s/debug/pprof/heap?debug=1'",
+              r.dir, r.dir, r.url);
     CHECK_MSG(rc == 0, "go tool pprof on heap?debug=1: %s", out);
     CHECK_CONTAINS(out, "keep_site");
     free(out);
@@ -368,25 +372,24 @@ TEST_TIMEOUT(live, scrape_every_100ms_same_output, 240) {
  * exits. */
 TEST_TIMEOUT(live, fork_child_own_server, 120) {
     lv_run r;
-    const char *py =
-        "/usr/bin/python3 -c \"import os,sys,time\n"
-        "stop=sys.argv[1]\n"
-        "pid=os.fork()\n"
-        "if pid==0:\n"
-        "  time.sleep(1.5)\n"
-        "  def socks(p):\n"
-        "    out=set()\n"
-        "    for fd in os.listdir('/proc/%%d/fd'%%p):\n"
-        "      try:\n"
-        "        l=os.readlink('/proc/%%d/fd/%%s'%%(p,fd))\n"
-        "      except OSError: continue\n"
-        "      if l.startswith('socket:'): out.add(l)\n"
-        "    return out\n"
-        "  shared=socks(os.getppid()) & socks(os.getpid())\n"
-        "  print('shared=%%d'%%len(shared)); sys.stdout.flush(); os._exit(0)\n"
-        "os.waitpid(pid,0)\n"
-        "while not os.path.exists(stop): time.sleep(0.05)\n"
-        "print('parent done')\" %s/stop";
+    const char *py = "/usr/bin/python3 -c \"import os,sys,time\n"
+                     "stop=sys.argv[1]\n"
+                     "pid=os.fork()\n"
+                     "if pid==0:\n"
+                     "  time.sleep(1.5)\n"
+                     "  def socks(p):\n"
+                     "    out=set()\n"
+                     "    for fd in os.listdir('/proc/%%d/fd'%%p):\n"
+                     "      try:\n"
+                     "        l=os.readlink('/proc/%%d/fd/%%s'%%(p,fd))\n"
+                     "      except OSError: continue\n"
+                     "      if l.startswith('socket:'): out.add(l)\n"
+                     "    return out\n"
+                     "  shared=socks(os.getppid()) & socks(os.getpid())\n"
+                     "  print('shared=%%d'%%len(shared)); sys.stdout.flush(); os._exit(0)\n"
+                     "os.waitpid(pid,0)\n"
+                     "while not os.path.exists(stop): time.sleep(0.05)\n"
+                     "print('parent done')\" %s/stop";
     lv_start(&r, "fork", "MAPPROF_HTTP=0", py);
     char child_http[700];
     /* the child announces its own address after its delay */
@@ -471,8 +474,10 @@ TEST_TIMEOUT(live, unix_socket_0600_never_replaces, 120) {
     CHECK_EQ_I(th_sh(NULL, "echo keep > '%s' && ln -s '%s' '%s'", file, file, link), 0);
     const char *paths[] = {file, link};
     for (int i = 0; i < 2; i++) {
-        rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=x MAPPROF_HTTP='unix:%s' /bin/true",
-                   th_tmpdir(), th_build(), paths[i]);
+        rc = th_sh(
+            &out,
+            "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=x MAPPROF_HTTP='unix:%s' /bin/true",
+            th_tmpdir(), th_build(), paths[i]);
         CHECK_EQ_I(rc, 0);
         CHECK_CONTAINS(out, "not a socket (not replaced)");
         free(out);
@@ -489,26 +494,31 @@ TEST_TIMEOUT(live, non_loopback_needs_public, 60) {
     char *out = NULL;
     char dir[600];
     snprintf(dir, sizeof dir, "%s/pub", th_tmpdir());
-    int rc = th_sh(&out, "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mp "
-                         "MAPPROF_HTTP=0.0.0.0:0 /bin/true; ls",
+    int rc = th_sh(&out,
+                   "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mp "
+                   "MAPPROF_HTTP=0.0.0.0:0 /bin/true; ls",
                    dir, dir, th_build());
     CHECK_EQ_I(rc, 0);
     CHECK_CONTAINS(out, "not a loopback address: refused (set MAPPROF_HTTP_PUBLIC=1");
     CHECK(strstr(out, ".http") == NULL);
     free(out);
-    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mq MAPPROF_HTTP=0.0.0.0:0 "
-                     "MAPPROF_HTTP_PUBLIC=1 /bin/true; cat mq.*.http",
+    rc = th_sh(&out,
+               "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mq MAPPROF_HTTP=0.0.0.0:0 "
+               "MAPPROF_HTTP_PUBLIC=1 /bin/true; cat mq.*.http",
                dir, th_build());
     CHECK_EQ_I(rc, 0);
     CHECK_CONTAINS(out, "live profiles at http://0.0.0.0:");
     free(out);
-    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mr MAPPROF_HTTP=host:80 /bin/true",
-               dir, th_build());
+    rc = th_sh(
+        &out,
+        "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mr MAPPROF_HTTP=host:80 /bin/true", dir,
+        th_build());
     CHECK_CONTAINS(out, "ignoring MAPPROF_HTTP=\"host:80\"");
     free(out);
     /* IPv6 loopback */
-    rc = th_sh(&out, "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ms MAPPROF_HTTP='[::1]:0' "
-                     "/bin/true; cat ms.*.http",
+    rc = th_sh(&out,
+               "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ms MAPPROF_HTTP='[::1]:0' "
+               "/bin/true; cat ms.*.http",
                dir, th_build());
     CHECK_EQ_I(rc, 0);
     CHECK_MSG(strstr(out, "[::1]:") || strstr(out, "cannot") || strstr(out, "bind"), "%s", out);
