@@ -524,3 +524,17 @@ TEST_TIMEOUT(live, non_loopback_needs_public, 60) {
     CHECK_MSG(strstr(out, "[::1]:") || strstr(out, "cannot") || strstr(out, "bind"), "%s", out);
     free(out);
 }
+
+/* The real-program corpus with the endpoint on in every process: same
+ * output, status and profiles (scripts/realprogs.sh, REALPROGS_HTTP). */
+TEST_TIMEOUT(live, real_programs_with_endpoint, 300) {
+    lv_e2e();
+    NEED_TOOL("go");
+    char *out = NULL;
+    int rc = th_sh(&out, "REALPROGS_HTTP=0 TMPDIR=$(cd '%s' && pwd) '%s/scripts/realprogs.sh' '%s'",
+                   th_tmpdir(), th_root(), th_build());
+    printf("%s", out);
+    CHECK_MSG(rc == 0, "scripts/realprogs.sh with MAPPROF_HTTP=0 failed (status %d)", rc);
+    CHECK_CONTAINS(out, " 0 failed");
+    free(out);
+}

@@ -63,21 +63,22 @@ static void add_thread(pprof_builder *b, void (*fn)(void), int tid, const char *
                        const char *lock, int64_t wait) {
     uint64_t stack[1] = {(uint64_t)(uintptr_t)fn + 8};
     int64_t one = 1;
-    pprof_label l[5] = {{"thread", "worker", 0, NULL}, {"tid", NULL, tid, NULL},
-                        {"state", state, 0, NULL}};
+    pprof_label l[5] = {
+        {"thread", "worker", 0, NULL}, {"tid", NULL, tid, NULL}, {"state", state, 0, NULL}};
     size_t n = 3;
     if (lock) {
         l[n++] = (pprof_label){"lock", lock, 0, NULL};
         l[n++] = (pprof_label){"wait", NULL, wait, "nanoseconds"};
     }
     pprof_error err = {0};
-    CHECK_EQ_I(pprof_builder_add_sample(b, stack, 1, &one, l, n, PPROF_STACK_ALL_RETURN, &err),
-               0);
+    CHECK_EQ_I(pprof_builder_add_sample(b, stack, 1, &one, l, n, PPROF_STACK_ALL_RETURN, &err), 0);
 }
 
 TEST(live, text_threads) {
-    pprof_builder_config cfg = {.sample_types = thread_type, .n_sample_types = 1,
-                                .period_type = {"threads", "count"}, .period = 1};
+    pprof_builder_config cfg = {.sample_types = thread_type,
+                                .n_sample_types = 1,
+                                .period_type = {"threads", "count"},
+                                .period = 1};
     pprof_builder *b = NULL;
     pprof_error err = {0};
     CHECK_EQ_I(pprof_builder_new(&cfg, &b, &err), 0);
@@ -105,7 +106,8 @@ TEST(live, text_heap_and_contention) {
     pprof_builder *b = NULL;
     pprof_error err = {0};
     CHECK_EQ_I(pprof_builder_new(&cfg, &b, &err), 0);
-    uint64_t s1[1] = {(uint64_t)(uintptr_t)lt_waiter + 8}, s2[1] = {(uint64_t)(uintptr_t)lt_reader + 8};
+    uint64_t s1[1] = {(uint64_t)(uintptr_t)lt_waiter + 8},
+             s2[1] = {(uint64_t)(uintptr_t)lt_reader + 8};
     int64_t v1[4] = {10, 1000, 2, 200}, v2[4] = {5, 50000, 5, 50000};
     CHECK_EQ_I(pprof_builder_add_sample(b, s1, 1, v1, NULL, 0, PPROF_STACK_ALL_RETURN, &err), 0);
     CHECK_EQ_I(pprof_builder_add_sample(b, s2, 1, v2, NULL, 0, PPROF_STACK_ALL_RETURN, &err), 0);
@@ -137,7 +139,8 @@ TEST(live, text_heap_and_contention) {
     pprof_label kind = {"kind", "double", 0, NULL};
     CHECK_EQ_I(pprof_builder_add_sample(b, s2, 1, g, &kind, 1, PPROF_STACK_ALL_RETURN, &err), 0);
     t = render(b, "grow", 1);
-    CHECK_CONTAINS(t, "grow profile: grows/count=4 bytes/bytes=4096 entries/count=100\n4 4096 100 @ 0x");
+    CHECK_CONTAINS(
+        t, "grow profile: grows/count=4 bytes/bytes=4096 entries/count=100\n4 4096 100 @ 0x");
     CHECK_CONTAINS(t, "# labels: {\"kind\":\"double\"}\n");
     free(t);
     pprof_builder_free(b);
