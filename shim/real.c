@@ -140,6 +140,11 @@ bool shim_real_resolve(void) {
     SET(Exit_, "_Exit");
     SET(dlopen, "dlopen");
     SET(dlclose, "dlclose");
+    SET(pthread_create, "pthread_create");
+    SET(sigwait, "sigwait");
+    SET(sigwaitinfo, "sigwaitinfo");
+    SET(sigtimedwait, "sigtimedwait");
+    SET(signalfd, "signalfd");
     void *m = next("malloc");
     r.malloc = NULL;
     shim_real = r;

@@ -15,6 +15,7 @@
 #define SHIM_SHIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ typedef struct shim_tls {
     shim_sampler event; /* generator for 1-in-N event sampling */
     int tid;            /* this thread's kernel id, 0 until mutex_kind0.c needs it */
     int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
+    int no_unwind;      /* in dlclose: cpu samples here are not unwound (cpu.c) */
 } shim_tls;
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
@@ -110,6 +112,11 @@ typedef struct shim_real_fns {
     void (*Exit_)(int);
     void *(*dlopen)(const char *, int);
     int (*dlclose)(void *);
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*sigwait)(const sigset_t *, int *);
+    int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+    int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+    int (*signalfd)(int, const sigset_t *, int);
 } shim_real_fns;
 
 /* Filled once by shim_real_resolve; each member non-NULL when done (a
@@ -248,6 +255,11 @@ void shim_stack_init(void);
 /* Capture the caller's stack, the shim's frames skipped, into pcs (cap
  * >= shim_cfg.depth); returns the depth (0: unwind failed, counted). */
 int shim_stack_capture(uint64_t *pcs, int cap);
+/* The same from a signal handler, async-signal-safe: the stack of the
+ * context the signal interrupted (ucontext: the handler's third
+ * argument), its exact PC first. -1 when this thread cannot be unwound
+ * now (it was inside libunwind, or a fork is being prepared). */
+int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap);
 /* The interned copy of pcs[0..depth), or NULL when out of memory. */
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth);
 /* A capture + intern in one call; NULL on failure (counted). */
@@ -360,6 +372,23 @@ bool shim_mutex_inline(void); /* is it on (profile comments) */
 void shim_heap_lock_all(bool lock);
 void shim_maps_lock_all(bool lock);
 void shim_mutex_lock_all(bool lock);
+
+/* The cpu profile (cpu.c; thread.c starts threads through it). start:
+ * from the constructor, once recording; tick: from the helper thread,
+ * drains the threads' rings and returns the ms until the next tick wanted
+ * (-1: the profile is off). */
+void shim_cpu_start(void);
+bool shim_cpu_on(void);
+int shim_cpu_tick(void);
+int shim_cpu_drain_ms(void);
+void shim_cpu_stop(void); /* the final dump is written: no more signals */
+void shim_cpu_thread_begin(void);
+void shim_cpu_thread_end(void);
+void shim_cpu_snapshot(shim_snapshot *s);
+int64_t shim_cpu_period_ns(void);
+void shim_cpu_describe(char *buf, size_t cap); /* one comment line */
+void shim_cpu_lock_all(bool lock);
+void shim_cpu_after_fork(void);
 
 /* Why a dump runs (comments only). */
 enum shim_dump_reason {
