@@ -174,8 +174,19 @@ static bool signal_usable(int sig) {
 
 /* var names a signal (PROF, SIGPROF, 27, RTMIN+3); dflt when unset or bad
  * (dflt_text says it in the diagnostic). */
+/* The cpu timers' signal: one whose default action ends the process, so
+ * that the shim can give a kill() of it exactly that effect (cpusig.c);
+ * a stop or ignore default could not be emulated from a handler. */
+static bool signal_terminates(int s) {
+    return s == SIGPROF || s == SIGVTALRM || s == SIGALRM || s == SIGUSR1 || s == SIGUSR2 ||
+           (s >= SIGRTMIN && s <= SIGRTMAX);
+}
+
 static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, const char *var, int dflt,
-                       const char *dflt_text, const char *use, int *out) {
+                       const char *dflt_text, bool cpu, int *out) {
+    const char *use = cpu ? "cpu timers (one that terminates by default: PROF, VTALRM, ALRM, "
+                            "USR1, USR2, RTMIN+n)"
+                          : "dumps";
     *out = dflt;
     const char *s = get(var, pc->ctx);
     if (!s || !*s)
@@ -196,8 +207,8 @@ static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, const char *var
         complain(pc, var, s, "not a signal name or number", dflt_text);
         return;
     }
-    if (!signal_usable(sig)) {
-        char why[96];
+    if (!signal_usable(sig) || (cpu && !signal_terminates(sig))) {
+        char why[160];
         snprintf(why, sizeof why, "not a signal mapprof can use for %s", use);
         complain(pc, var, s, why, dflt_text);
         return;
@@ -277,7 +288,7 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     cfg->depth = (unsigned)v;
     get_u64(&pc, get, "MAPPROF_INTERVAL", 0, 86400 * 365, 0, &v);
     cfg->interval = (unsigned)v;
-    get_signal(&pc, get, "MAPPROF_SIGNAL", 0, "no signal", "dumps", &cfg->signal);
+    get_signal(&pc, get, "MAPPROF_SIGNAL", 0, "no signal", false, &cfg->signal);
     get_u64(&pc, get, "MAPPROF_CPU_HZ", 1, SHIM_MAX_CPU_HZ, SHIM_DEFAULT_CPU_HZ, &v);
     cfg->cpu_hz = (unsigned)v;
     get_signal(&pc, get, "MAPPROF_CPU_SIGNAL", SIGPROF, "SIGPROF", "cpu timers", &cfg->cpu_signal);

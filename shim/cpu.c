@@ -15,8 +15,7 @@
  * their start routine returns. Threads that end otherwise (pthread_exit,
  * cancellation) or were never ours are reaped by the drainer when their
  * tid is gone. A thread that starts with the signal blocked is not armed
- * (a pending timer signal could be taken by its sigwait): it is counted
- * and said once.
+ * (its signals would only pile up): it is counted in the comments.
  *
  * The handler (async-signal-safe, no lock, no allocation, no libdw)
  * unwinds the interrupted context (stack.c) straight into the next record
@@ -32,10 +31,11 @@
  * The signal: MAPPROF_CPU_SIGNAL (SIGPROF). Never taken from the program:
  * a handler or SIG_IGN already installed, the signal blocked on the
  * starting thread, or the dump signal chosen alike, switches the profile
- * off with one line; a handler the program installs later is found at the
- * next drain, and the timers are then deleted (one line). sigwait,
- * sigwaitinfo, sigtimedwait and signalfd never see it (thread.c takes it
- * out of their sets).
+ * off with one line. Once held, the program still sees the signal as its
+ * own (cpusig.c): its SIG_DFL/SIG_IGN are emulated for signals that are
+ * not our timers', and a handler it installs makes the profile yield the
+ * signal (timers deleted, pending timer signals taken first, one line).
+ * A raw rt_sigaction behind libc's back is found at the next drain.
  *
  * Non-goals: wall-clock (off-CPU) sampling; threads created with raw
  * clone(); samples of the shim's own threads.
@@ -69,9 +69,9 @@ enum lost {
 };
 
 typedef struct cpu_slot {
-    int tid;       /* 0: free (changed under cpu_lock) */
-    bool armed;    /* timer exists */
-    bool done;     /* the thread's start routine returned: timer gone */
+    int tid;    /* 0: free (changed under cpu_lock) */
+    bool armed; /* timer exists */
+    bool done;  /* the thread's start routine returned: timer gone */
     timer_t timer;
     uint32_t head; /* atomic: next record the handler writes */
     uint32_t tail; /* atomic: next record the drainer reads */
@@ -91,13 +91,14 @@ typedef struct cpu_agg {
 
 static shim_spin cpu_lock; /* slots' tid/armed/name, the sums, draining */
 static cpu_slot *slots[MAX_SLOTS];
-static int n_slots;        /* high-water mark of used indexes */
-static shim_table sums;    /* key -> cpu_agg chain */
-static unsigned stride;    /* words per record: 1 + depth */
-static int sig;            /* 0: the profile is off */
+static int n_slots;     /* high-water mark of used indexes */
+static shim_table sums; /* key -> cpu_agg chain */
+static unsigned stride; /* words per record: 1 + depth */
+static int sig;         /* 0: the profile is off */
 static int64_t period_ns;
 static int64_t next_reap;
-static bool stopped;      /* the program took the signal: timers deleted */
+static bool stopped;      /* sampling ended (final dump, or the program took the signal) */
+static int yielded;       /* atomic: the program installed its own handler */
 static uint64_t overruns; /* expirations folded into one signal (diagnostic) */
 static uint64_t unarmed;  /* threads not sampled (signal blocked, no slot, no timer) */
 
@@ -138,14 +139,35 @@ static int self_tid(void) {
 
 /* ------------------------------------------------------------- handler */
 
+static int program_ignores; /* atomic: the program set SIG_IGN (cpusig.c) */
+
+/*
+ * A signal that is not one of our timers' (a kill, a sigqueue): what the
+ * program's own disposition would have done. SIG_IGN: nothing. SIG_DFL
+ * (the signal terminates by default, config.c allows no other): restore
+ * the default and send it again to this thread; it is delivered when this
+ * handler returns, and ends the process as it would have.
+ */
+static void not_ours(int signo) {
+    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
+        return;
+    int saved = errno;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    shim_real.sigaction(signo, &dfl, NULL);
+    syscall(SYS_tgkill, getpid(), self_tid(), signo);
+    errno = saved;
+}
+
 static void on_tick(int signo, siginfo_t *si, void *uc) {
-    (void)signo;
-    if (si->si_code != SI_TIMER)
-        return; /* not from our timers (a kill): nothing to record */
     uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
     unsigned idx = (unsigned)(v & 0xfff);
-    if ((uint32_t)(v & ~(uintptr_t)0xfff) != SLOT_MAGIC || idx >= MAX_SLOTS)
+    if (si->si_code != SI_TIMER || (uint32_t)(v & ~(uintptr_t)0xfff) != SLOT_MAGIC ||
+        idx >= MAX_SLOTS) {
+        not_ours(signo);
         return;
+    }
     cpu_slot *s = __atomic_load_n(&slots[idx], __ATOMIC_ACQUIRE);
     int saved = errno;
     if (!s || __atomic_load_n(&s->tid, __ATOMIC_RELAXED) != self_tid()) {
@@ -281,11 +303,8 @@ void shim_cpu_thread_begin(void) {
         return;
     int was = shim_enter();
     if (sig_blocked_here()) {
-        static int said;
-        if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
-            shim_log("cpu: a thread started with signal %d blocked; it is not sampled (threads "
-                     "like it are counted in the profile's comments)",
-                     sig);
+        /* Not a misconfiguration (xz's workers start with every signal
+         * blocked): counted in the profile's comments, no line. */
         shim_spin_lock(&cpu_lock);
         unarmed++;
         shim_spin_unlock(&cpu_lock);
@@ -396,7 +415,7 @@ static void drain_slot(cpu_slot *s) {
 /* Is our handler still the one installed? */
 static bool handler_ours(void) {
     struct sigaction cur;
-    return sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+    return shim_real.sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
            cur.sa_sigaction == on_tick;
 }
 
@@ -438,7 +457,10 @@ int shim_cpu_tick(void) {
     bool reap = now >= next_reap;
     if (reap)
         next_reap = now + REAP_NS;
-    if (!handler_ours()) {
+    if (!__atomic_load_n(&yielded, __ATOMIC_ACQUIRE) && !handler_ours()) {
+        /* Changed behind libc's back (a raw rt_sigaction, e.g. by another
+         * runtime): cpusig.c could not hand it over in order. */
+        __atomic_store_n(&yielded, 1, __ATOMIC_RELEASE);
         stop_all();
         shim_log("cpu: the program installed its own handler for signal %d; cpu sampling "
                  "stopped (the profile covers the time before)",
@@ -553,11 +575,27 @@ static void register_existing(void) {
     close(fd);
 }
 
+static bool install_handler_for(int s) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_tick;
+    /* SA_RESTART: the program's read, write, futex waits... resume; what
+     * signal(7) says a handler always interrupts (poll, nanosleep, ...)
+     * can see EINTR, as under any profiler's signal. */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return shim_real.sigaction(s, &sa, NULL) == 0;
+}
+
+static void install_handler(void) {
+    install_handler_for(sig);
+}
+
 /* Who owns the signal now: the program (a handler, SIG_IGN, or blocked on
  * this thread), or nobody. NULL when free. */
 static const char *owned_by_program(int s) {
     struct sigaction old;
-    if (sigaction(s, NULL, &old) != 0)
+    if (shim_real.sigaction(s, NULL, &old) != 0)
         return "cannot be examined";
     if (old.sa_handler != SIG_DFL) /* SIG_DFL is 0 in both members */
         return old.sa_handler == SIG_IGN ? "is ignored by the program"
@@ -585,21 +623,123 @@ void shim_cpu_start(void) {
     stride = 1 + shim_cfg.depth;
     period_ns = 1000000000 / (int64_t)shim_cfg.cpu_hz;
     next_reap = shim_now_ns() + REAP_NS;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_tick;
-    /* SA_RESTART: the program's read, write, futex waits... resume; what
-     * signal(7) says a handler always interrupts (poll, nanosleep, ...)
-     * can see EINTR, as under any profiler's signal. */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(s, &sa, NULL) != 0) {
+    if (!install_handler_for(s)) {
         shim_log("cpu: cannot install the handler for signal %d; the cpu profile is off", s);
         shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
         return;
     }
     __atomic_store_n(&sig, s, __ATOMIC_RELEASE);
     register_existing();
+}
+
+bool shim_cpu_holds(int s) {
+    return s == __atomic_load_n(&sig, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&yielded, __ATOMIC_ACQUIRE);
+}
+
+bool shim_cpu_program_ignores(void) {
+    return __atomic_load_n(&program_ignores, __ATOMIC_RELAXED);
+}
+
+void shim_cpu_program_disposition(bool ignore) {
+    __atomic_store_n(&program_ignores, ignore, __ATOMIC_RELAXED);
+}
+
+/* Is our signal pending on thread tid (thread-directed: SigPnd)? */
+static bool pending_on(int tid) {
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nSigPnd:");
+    if (!p)
+        return false;
+    uint64_t mask = 0;
+    for (p += 8; *p == ' ' || *p == '\t'; p++)
+        ;
+    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+        mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    return (mask >> (sig - 1)) & 1;
+}
+
+/*
+ * The program installs a handler for our signal: delete every timer, then
+ * wait (at most 100 ms) until no thread has a timer signal pending, so
+ * that none reaches the program's handler. A running or sleeping thread
+ * takes its pending signal at once; only one that blocks it keeps it.
+ */
+void shim_cpu_yield(void) {
+    if (__atomic_exchange_n(&yielded, 1, __ATOMIC_ACQ_REL))
+        return;
+    stop_all();
+    int tids[64], n = 0;
+    shim_spin_lock(&cpu_lock);
+    for (int i = 0; i < n_slots && n < 64; i++)
+        if (slots[i] && slots[i]->tid)
+            tids[n++] = slots[i]->tid;
+    shim_spin_unlock(&cpu_lock);
+    for (int tries = 0; tries < 100; tries++) {
+        bool any = false;
+        for (int i = 0; i < n && !any; i++)
+            any = pending_on(tids[i]);
+        if (!any)
+            break;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    shim_log("cpu: the program installs its own handler for signal %d; cpu sampling stopped "
+             "(the profile covers the time before)",
+             sig);
+}
+
+/* This thread's slot index, or -1 (cpu_lock held). */
+static int own_slot(void) {
+    int tid = self_tid();
+    for (int i = 0; i < n_slots; i++)
+        if (slots[i] && slots[i]->tid == tid)
+            return i;
+    return -1;
+}
+
+/* Before exec: no timer of this thread may leave a signal pending for the
+ * new image (other threads, and their signals, end with the exec). */
+void shim_cpu_exec_begin(void) {
+    shim_spin_lock(&cpu_lock);
+    int i = own_slot();
+    if (i >= 0)
+        disarm(slots[i]);
+    shim_spin_unlock(&cpu_lock);
+    sigset_t one, old;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_BLOCK, &one, &old);
+    struct timespec zero = {0, 0};
+    while (shim_real.sigtimedwait(&one, NULL, &zero) == sig)
+        ;
+    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED)) {
+        /* An ignored signal stays ignored in the new image; a handler
+         * (ours) would be reset to SIG_DFL. */
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        shim_real.sigaction(sig, &ign, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void install_handler(void);
+
+void shim_cpu_exec_failed(void) {
+    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
+        install_handler();
+    shim_tls_v.tid = 0;
+    register_tid(self_tid());
 }
 
 /* Take the out-of-handler lock around fork. */

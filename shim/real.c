@@ -145,6 +145,14 @@ bool shim_real_resolve(void) {
     SET(sigwaitinfo, "sigwaitinfo");
     SET(sigtimedwait, "sigtimedwait");
     SET(signalfd, "signalfd");
+    SET(sigaction, "sigaction");
+    SET(signal, "signal");
+    SET(sysv_signal, "sysv_signal");
+    SET(execve, "execve");
+    SET(execv, "execv");
+    SET(execvp, "execvp");
+    SET(execvpe, "execvpe");
+    SET(fexecve, "fexecve");
     void *m = next("malloc");
     r.malloc = NULL;
     shim_real = r;

@@ -117,6 +117,14 @@ typedef struct shim_real_fns {
     int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
     int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
     int (*signalfd)(int, const sigset_t *, int);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    sighandler_t (*signal)(int, sighandler_t);
+    sighandler_t (*sysv_signal)(int, sighandler_t);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
 } shim_real_fns;
 
 /* Filled once by shim_real_resolve; each member non-NULL when done (a
@@ -389,6 +397,17 @@ int64_t shim_cpu_period_ns(void);
 void shim_cpu_describe(char *buf, size_t cap); /* one comment line */
 void shim_cpu_lock_all(bool lock);
 void shim_cpu_after_fork(void);
+/* The program's view of the cpu signal (cpusig.c keeps it, cpu.c acts on
+ * it): holds — the profile's handler is installed for s; the program's
+ * own disposition (SIG_DFL or SIG_IGN) while it is; yield — the program
+ * installs a handler: stop sampling for good and hand the signal over;
+ * exec_begin/exec_failed — around an exec on this thread. */
+bool shim_cpu_holds(int s);
+bool shim_cpu_program_ignores(void);
+void shim_cpu_program_disposition(bool ignore);
+void shim_cpu_yield(void);
+void shim_cpu_exec_begin(void);
+void shim_cpu_exec_failed(void);
 
 /* Why a dump runs (comments only). */
 enum shim_dump_reason {
