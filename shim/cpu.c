@@ -365,22 +365,8 @@ static void add_sum(const shim_stack *st, const char *name, int64_t n) {
         shim_free(a);
 }
 
-/* /proc/self/task/<tid>/comm, without stdio (no allocation). */
 static void read_name(cpu_slot *s) {
-    char path[64], buf[32];
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", s->tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return; /* keep the last name (the thread may just have exited) */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == 0))
-        n--;
-    if (n > (ssize_t)sizeof s->name - 1)
-        n = (ssize_t)sizeof s->name - 1; /* the kernel's limit is 15 anyway */
-    memcpy(s->name, buf, (size_t)n);
-    s->name[n] = 0;
+    shim_proc_thread_name(s->tid, s->name); /* keeps the last name when it fails */
 }
 
 static const shim_stack *lost_stack(enum lost why) {
@@ -547,32 +533,15 @@ void shim_cpu_stop(void) {
         stop_all();
 }
 
-/* Every thread already running: /proc/self/task, read with getdents64
- * (opendir would allocate). */
+static void register_one(int tid, void *ctx) {
+    (void)ctx;
+    register_tid(tid);
+}
+
+/* Every thread already running (/proc/self/task). */
 static void register_existing(void) {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    if (shim_proc_each_task(register_one, NULL) < 0)
         register_tid(self_tid());
-        return;
-    }
-    char buf[4096];
-    for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n;) {
-            const char *name = buf + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
-            unsigned short reclen;
-            memcpy(&reclen, buf + off + 16, sizeof reclen);
-            int tid = 0;
-            for (const char *c = name; *c >= '0' && *c <= '9'; c++)
-                tid = tid * 10 + (*c - '0');
-            if (tid > 0)
-                register_tid(tid);
-            off += reclen;
-        }
-    }
-    close(fd);
 }
 
 static bool install_handler_for(int s) {
@@ -647,25 +616,8 @@ void shim_cpu_program_disposition(bool ignore) {
 
 /* Is our signal pending on thread tid (thread-directed: SigPnd)? */
 static bool pending_on(int tid) {
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
-    const char *p = strstr(buf, "\nSigPnd:");
-    if (!p)
-        return false;
     uint64_t mask = 0;
-    for (p += 8; *p == ' ' || *p == '\t'; p++)
-        ;
-    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-        mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-    return (mask >> (sig - 1)) & 1;
+    return shim_proc_status_mask(tid, "SigPnd:", &mask) && ((mask >> (sig - 1)) & 1);
 }
 
 /*

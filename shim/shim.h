@@ -277,6 +277,16 @@ void shim_stack_after_fork(void);
 void shim_stack_lock_all(bool lock); /* around fork */
 void shim_stack_flush(void);         /* after dlclose */
 
+/* ---------------------------------------------------------- /proc/self */
+
+/* proc.c: no allocation. Each task's tid to fn; the count, -1 on error. */
+int shim_proc_each_task(void (*fn)(int tid, void *ctx), void *ctx);
+bool shim_proc_thread_name(int tid, char out[16]);
+/* A hex mask line of the thread's status ("SigPnd:", "SigBlk:"). */
+bool shim_proc_status_mask(int tid, const char *field, uint64_t *mask);
+/* 1: blocked in syscall *nr at *pc; 0: running; -1: unreadable. */
+int shim_proc_syscall(int tid, long *nr, uint64_t *pc);
+
 /* --------------------------------------------------------------- heap */
 
 /* Around a dump: this thread's malloc family serves from mem.c (heap.c).
