@@ -56,7 +56,8 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "[--empty write|skip] [--http ADDR] [--report DIR] -- CMD [ARGS...]"
+    "[--empty write|skip] [--cpu] [--cpu-hz N] [--cpu-signal SIG] [--http ADDR] [--report DIR] "   \
+    "-- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
 static const struct runflag {
@@ -73,6 +74,8 @@ static const struct runflag {
     {"signal", "MAPPROF_SIGNAL"},
     {"symbols", "MAPPROF_SYMBOLS"},
     {"empty", "MAPPROF_EMPTY"},
+    {"cpu-hz", "MAPPROF_CPU_HZ"},
+    {"cpu-signal", "MAPPROF_CPU_SIGNAL"},
     {"http", "MAPPROF_HTTP"}, /* the live endpoint: ADDR as MAPPROF_HTTP */
 };
 #define NFLAGS (sizeof runflags / sizeof *runflags)
@@ -80,6 +83,8 @@ static const struct runflag {
 typedef struct run_env {
     const char *val[NFLAGS]; /* flag values, NULL when not given */
     const char *report;      /* --report DIR: mapprof report over the files written */
+    bool cpu;                /* --cpu: the cpu profile as well */
+    char profiles[256];      /* --profiles (or MAPPROF_PROFILES, or all) + ",cpu" */
     int only;                /* validation: the one flag visible, -1: all + environ */
     char diag[512];          /* first diagnostic of the shim's parser */
 } run_env;
@@ -124,22 +129,26 @@ static int validate(run_env *e, const char *cwd, shim_config *cfg) {
 }
 
 #define OPT_REPORT (256 + (int)NFLAGS)
+#define OPT_CPU    (OPT_REPORT + 1)
 
 static int run_option(void *ctx, int c, const char *arg) {
     run_env *e = ctx;
     if (c == OPT_REPORT)
         e->report = arg;
+    else if (c == OPT_CPU)
+        e->cpu = true;
     else
         e->val[c == 'o' ? 0 : c - 256] = arg;
     return 0;
 }
 
 static int parse_args(int argc, char **argv, run_env *e) {
-    struct option opts[NFLAGS + 2];
+    struct option opts[NFLAGS + 3];
     for (size_t i = 0; i < NFLAGS; i++)
         opts[i] = (struct option){runflags[i].name, required_argument, NULL, 256 + (int)i};
     opts[NFLAGS] = (struct option){"report", required_argument, NULL, OPT_REPORT};
-    opts[NFLAGS + 1] = (struct option){NULL, 0, NULL, 0};
+    opts[NFLAGS + 1] = (struct option){"cpu", no_argument, NULL, OPT_CPU};
+    opts[NFLAGS + 2] = (struct option){NULL, 0, NULL, 0};
     memset(e, 0, sizeof *e);
     /* "+": options end at CMD, whose own options are not ours. */
     cli_verb_options vo = {"run", RUN_USAGE, "+o:h", opts, NULL, run_option, e};
@@ -148,6 +157,13 @@ static int parse_args(int argc, char **argv, run_env *e) {
         return rc;
     if (optind >= argc)
         return cli_fail("run", "no command given (%s)", RUN_USAGE);
+    if (e->cpu) { /* what would be profiled anyway, and cpu */
+        const char *base = e->val[1] ? e->val[1] : getenv("MAPPROF_PROFILES");
+        int n = snprintf(e->profiles, sizeof e->profiles, "%s,cpu", base && *base ? base : "all");
+        if (n < 0 || (size_t)n >= sizeof e->profiles)
+            return cli_fail("run", "--profiles too long");
+        e->val[1] = e->profiles;
+    }
     return 0;
 }
 

@@ -16,6 +16,7 @@ enum shim_profile_kind {
     SHIM_PROF_BLOCK,
     SHIM_PROF_GROW,
     SHIM_PROF_MAPS,
+    SHIM_PROF_CPU, /* only when named: it sends signals (see config.c) */
     SHIM_PROF_COUNT
 };
 
@@ -24,6 +25,8 @@ enum shim_profile_kind {
 #define SHIM_DEFAULT_GROW_RATE        1
 #define SHIM_DEFAULT_DEPTH            64
 #define SHIM_MAX_DEPTH                256
+#define SHIM_DEFAULT_CPU_HZ           100 /* Go's and gperftools' rate */
+#define SHIM_MAX_CPU_HZ               1000
 #define SHIM_DEFAULT_HTTP_MAX_SECONDS 600
 
 typedef struct shim_config {
@@ -41,6 +44,8 @@ typedef struct shim_config {
                           * (-dbg packages); fast (default): their symbol tables only */
     bool skip_empty;     /* MAPPROF_EMPTY=skip: no file for a profile without samples (one
                           * line says which); write (default): every enabled profile */
+    unsigned cpu_hz;     /* MAPPROF_CPU_HZ: cpu samples per CPU-second of a thread */
+    int cpu_signal;      /* MAPPROF_CPU_SIGNAL: the cpu timers' signal (SIGPROF) */
     /* Live endpoint (http.c): MAPPROF_HTTP is kept as given and parsed by
      * the server, which reports a bad address itself. */
     char http[PATH_MAX];       /* MAPPROF_HTTP: "" = off */

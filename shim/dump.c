@@ -127,6 +127,8 @@ static enum pprof_kind pprof_kind_of(enum shim_profile_kind k) {
         return PPROF_KIND_BLOCK;
     case SHIM_PROF_GROW:
         return PPROF_KIND_GROW;
+    case SHIM_PROF_CPU:
+        return PPROF_KIND_CPU;
     default:
         return PPROF_KIND_MAPS;
     }
@@ -156,8 +158,9 @@ struct add_ctx {
     pprof_builder *b;
     pprof_error *err;
     int rc;
-    int64_t sign; /* -1: a baseline, subtracted (delta = now - base; the
-                   * builder sums samples with the same stack and labels) */
+    unsigned flags; /* pprof stack flags: cpu leaves are exact PCs */
+    int64_t sign;   /* -1: a baseline, subtracted (delta = now - base; the
+                     * builder sums samples with the same stack and labels) */
 };
 
 static void add_sample(const shim_sample *sm, void *ctx) {
@@ -182,7 +185,7 @@ static void add_sample(const shim_sample *sm, void *ctx) {
     for (int i = 0; i < 5; i++)
         values[i] = ac->sign * sm->values[i];
     ac->rc = pprof_builder_add_sample(ac->b, pcs, st ? st->depth : 0, values, labels,
-                                      (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
+                                      (size_t)sm->n_labels, ac->flags, ac->err);
 }
 
 /* A producer's copy of kind k's data, taken under its own lock. */
@@ -196,6 +199,9 @@ static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
         break;
     case SHIM_PROF_MAPS:
         shim_maps_snapshot(s);
+        break;
+    case SHIM_PROF_CPU:
+        shim_cpu_snapshot(s);
         break;
     default:
         shim_contention_snapshot(k, s);
@@ -221,7 +227,7 @@ static int build_one(const struct build_req *req, const pprof_mappings *use_maps
     shim_snapshot s = *req->snap;
     pprof_builder_config cfg = {.alloc = &pp_allocator};
     pprof_config_for(req->allocs ? PPROF_KIND_ALLOCS : pprof_kind_of(k),
-                     (int64_t)shim_cfg.heap_rate, &cfg);
+                     k == SHIM_PROF_CPU ? shim_cpu_period_ns() : (int64_t)shim_cfg.heap_rate, &cfg);
     cfg.time_nanos = req->time_nanos;
     cfg.duration_nanos = req->duration_nanos;
     cfg.skip_zero_samples = req->base != NULL;
@@ -246,8 +252,13 @@ static int build_one(const struct build_req *req, const pprof_mappings *use_maps
                  (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns(),
                  (int)shim_mutex_inline());
         pprof_builder_add_comment(b, line, NULL);
+        if (k == SHIM_PROF_CPU) {
+            shim_cpu_describe(line, sizeof line);
+            pprof_builder_add_comment(b, line, NULL);
+        }
     }
-    struct add_ctx ac = {b, &err, rc, 1};
+    struct add_ctx ac = {b, &err, rc, k == SHIM_PROF_CPU ? 0u : (unsigned)PPROF_STACK_ALL_RETURN,
+                         1};
     if (rc == 0)
         shim_snapshot_each(&s, add_sample, &ac);
     ac.sign = -1;
@@ -508,8 +519,10 @@ int shim_dump(enum shim_dump_reason why, bool final) {
         shim_log("final dump skipped: another dump did not finish within 1 s");
         job.failed = 1;
     }
-    if (final)
+    if (final) {
+        shim_cpu_stop();
         __atomic_store_n(&final_finished, 1, __ATOMIC_RELEASE);
+    }
     pthread_setcancelstate(cancel, NULL);
     shim_leave(was);
     errno = saved;

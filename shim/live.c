@@ -12,6 +12,9 @@
  *                            MAPPROF_HTTP_MAX_SECONDS; the wait is a timer
  *                            on the event loop, so other requests are
  *                            served meanwhile (at most 8 deltas at once).
+ *   /debug/pprof/profile     the cpu profile over seconds=N (default 30), as
+ *                            the same difference, when the program runs
+ *                            with it (MAPPROF_PROFILES has cpu)
  *   /debug/pprof/cmdline     the arguments, NUL-separated
  *   /debug/pprof/symbol      GET: "num_symbols: 1"; POST (or a query)
  *                            "0xA+0xB": one "0xA name" line per address
@@ -51,22 +54,29 @@ typedef struct live_profile {
     int kind;    /* enum shim_profile_kind, or LIVE_NONE */
     bool allocs; /* heap shown as allocations */
     bool delta;  /* accepts seconds= */
+    bool timed;  /* always a span: seconds= defaults to 30 (Go's /profile) */
     const char *doc;
 } live_profile;
 
 /* Sorted by name, as Go's index lists them. */
 static const live_profile profiles[] = {
-    {"allocs", SHIM_PROF_HEAP, true, true,
+    {"allocs", SHIM_PROF_HEAP, true, true, false,
      "A sampling of all past memory allocations (alloc_space by default)"},
-    {"block", SHIM_PROF_BLOCK, false, true,
+    {"block", SHIM_PROF_BLOCK, false, true, false,
      "Stack traces that led to blocking on condition variables and waits"},
     /* Go's name for the threads profile, so scrapers asking for it get it. */
-    {"goroutine", LIVE_NONE, false, true, "Stack traces of all threads (alias of threads)"},
-    {"grow", SHIM_PROF_GROW, false, true, "Stack traces of Go-style map grows"},
-    {"heap", SHIM_PROF_HEAP, false, true, "A sampling of memory allocations of live objects"},
-    {"maps", SHIM_PROF_MAPS, false, false, "Live maps by creation site"},
-    {"mutex", SHIM_PROF_MUTEX, false, true, "Stack traces of holders of contended mutexes"},
-    {"threads", LIVE_NONE, false, true, "Stack traces of all threads"},
+    {"goroutine", LIVE_NONE, false, true, false, "Stack traces of all threads (alias of threads)"},
+    {"grow", SHIM_PROF_GROW, false, true, false, "Stack traces of Go-style map grows"},
+    {"heap", SHIM_PROF_HEAP, false, true, false,
+     "A sampling of memory allocations of live objects"},
+    {"maps", SHIM_PROF_MAPS, false, false, false, "Live maps by creation site"},
+    {"mutex", SHIM_PROF_MUTEX, false, true, false, "Stack traces of holders of contended mutexes"},
+    /* The cpu profile over ?seconds= (default 30), like Go's /profile. It
+     * is recorded only when the program runs with it (MAPPROF_PROFILES
+     * names cpu): the endpoint never starts timers in a host by itself. */
+    {"profile", SHIM_PROF_CPU, false, true, true,
+     "CPU profile over the given seconds (needs MAPPROF_PROFILES with cpu)"},
+    {"threads", LIVE_NONE, false, true, false, "Stack traces of all threads"},
 };
 #define N_PROFILES (sizeof profiles / sizeof profiles[0])
 
@@ -159,7 +169,8 @@ static void send_profile(struct evhttp_request *req, const live_profile *lp, ppr
         pprof_profile_release_bytes(prof, data, len);
         common_headers(req, "application/octet-stream");
         char cd[128];
-        snprintf(cd, sizeof cd, "attachment; filename=\"%s%s\"", lp->name, delta ? "-delta" : "");
+        snprintf(cd, sizeof cd, "attachment; filename=\"%s%s\"", lp->name,
+                 delta && !lp->timed ? "-delta" : "");
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Disposition", cd);
     }
     pprof_profile_free(prof);
@@ -267,6 +278,25 @@ static void serve_profile(struct evhttp_request *req, const live_profile *lp, st
     }
     int debug = param_int(evhttp_find_header(q, "debug"));
     const char *sec_s = evhttp_find_header(q, "seconds");
+    if (lp->timed) {
+        if (!shim_profile_on((enum shim_profile_kind)lp->kind)) {
+            fail(req, 500, "Internal Server Error", LIVE_ERR_PARAM,
+                 "Could not enable CPU profiling: the cpu profile is off in this process (start "
+                 "it with MAPPROF_PROFILES including cpu, or mapprof run --cpu)");
+            return;
+        }
+        long long sec = sec_s ? strtoll(sec_s, NULL, 10) : 0;
+        if (sec <= 0)
+            sec = 30; /* Go's default, also for a bad value */
+        if (sec > (long long)shim_cfg.http_max_seconds) {
+            fail(req, 400, "Bad Request", LIVE_ERR_PARAM,
+                 "profile duration exceeds the maximum of %u s (MAPPROF_HTTP_MAX_SECONDS)",
+                 shim_cfg.http_max_seconds);
+            return;
+        }
+        start_delta(req, lp, sec);
+        return;
+    }
     if (!sec_s) {
         build_and_send(req, lp, debug, NULL, 0);
         return;
@@ -311,7 +341,8 @@ static void serve_index(struct evhttp_request *req) {
                            "<table>\n<thead><td>Count</td><td>Profile</td></thead>\n");
     for (size_t i = 0; i < N_PROFILES; i++) {
         const live_profile *lp = &profiles[i];
-        if (lp->kind == LIVE_NONE)
+        if (lp->kind == LIVE_NONE ||
+            (lp->timed && !shim_profile_on((enum shim_profile_kind)lp->kind)))
             continue;
         shim_snapshot s = {0};
         shim_take_snapshot((enum shim_profile_kind)lp->kind, &s);
@@ -324,7 +355,8 @@ static void serve_index(struct evhttp_request *req) {
                            "<tr><td></td><td><a href='symbol'>symbol</a></td></tr>\n"
                            "</table>\n<br>\n<p>Profile Descriptions:</p>\n<ul>\n");
     for (size_t i = 0; i < N_PROFILES; i++)
-        if (profiles[i].kind != LIVE_NONE)
+        if (profiles[i].kind != LIVE_NONE &&
+            (!profiles[i].timed || shim_profile_on((enum shim_profile_kind)profiles[i].kind)))
             evbuffer_add_printf(b, "<li><div class=profile-name>%s: </div> %s</li>\n",
                                 profiles[i].name, profiles[i].doc);
     evbuffer_add_printf(b, "</ul>\n</body>\n</html>\n");

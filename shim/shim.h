@@ -15,6 +15,7 @@
 #define SHIM_SHIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ typedef struct shim_tls {
     shim_sampler event; /* generator for 1-in-N event sampling */
     int tid;            /* this thread's kernel id, 0 until mutex_kind0.c needs it */
     int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
+    int no_unwind;      /* in dlclose: cpu samples here are not unwound (cpu.c) */
 } shim_tls;
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
@@ -110,6 +112,19 @@ typedef struct shim_real_fns {
     void (*Exit_)(int);
     void *(*dlopen)(const char *, int);
     int (*dlclose)(void *);
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*sigwait)(const sigset_t *, int *);
+    int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+    int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+    int (*signalfd)(int, const sigset_t *, int);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    sighandler_t (*signal)(int, sighandler_t);
+    sighandler_t (*sysv_signal)(int, sighandler_t);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
 } shim_real_fns;
 
 /* Filled once by shim_real_resolve; each member non-NULL when done (a
@@ -248,6 +263,11 @@ void shim_stack_init(void);
 /* Capture the caller's stack, the shim's frames skipped, into pcs (cap
  * >= shim_cfg.depth); returns the depth (0: unwind failed, counted). */
 int shim_stack_capture(uint64_t *pcs, int cap);
+/* The same from a signal handler, async-signal-safe: the stack of the
+ * context the signal interrupted (ucontext: the handler's third
+ * argument), its exact PC first. -1 when this thread cannot be unwound
+ * now (it was inside libunwind, or a fork is being prepared). */
+int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap);
 /* The interned copy of pcs[0..depth), or NULL when out of memory. */
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth);
 /* A capture + intern in one call; NULL on failure (counted). */
@@ -256,6 +276,16 @@ uint64_t shim_stack_failures(void);
 void shim_stack_after_fork(void);
 void shim_stack_lock_all(bool lock); /* around fork */
 void shim_stack_flush(void);         /* after dlclose */
+
+/* ---------------------------------------------------------- /proc/self */
+
+/* proc.c: no allocation. Each task's tid to fn; the count, -1 on error. */
+int shim_proc_each_task(void (*fn)(int tid, void *ctx), void *ctx);
+bool shim_proc_thread_name(int tid, char out[16]);
+/* A hex mask line of the thread's status ("SigPnd:", "SigBlk:"). */
+bool shim_proc_status_mask(int tid, const char *field, uint64_t *mask);
+/* 1: blocked in syscall *nr at *pc; 0: running; -1: unreadable. */
+int shim_proc_syscall(int tid, long *nr, uint64_t *pc);
 
 /* --------------------------------------------------------------- heap */
 
@@ -360,6 +390,34 @@ bool shim_mutex_inline(void); /* is it on (profile comments) */
 void shim_heap_lock_all(bool lock);
 void shim_maps_lock_all(bool lock);
 void shim_mutex_lock_all(bool lock);
+
+/* The cpu profile (cpu.c; thread.c starts threads through it). start:
+ * from the constructor, once recording; tick: from the helper thread,
+ * drains the threads' rings and returns the ms until the next tick wanted
+ * (-1: the profile is off). */
+void shim_cpu_start(void);
+bool shim_cpu_on(void);
+int shim_cpu_tick(void);
+int shim_cpu_drain_ms(void);
+void shim_cpu_stop(void); /* the final dump is written: no more signals */
+void shim_cpu_thread_begin(void);
+void shim_cpu_thread_end(void);
+void shim_cpu_snapshot(shim_snapshot *s);
+int64_t shim_cpu_period_ns(void);
+void shim_cpu_describe(char *buf, size_t cap); /* one comment line */
+void shim_cpu_lock_all(bool lock);
+void shim_cpu_after_fork(void);
+/* The program's view of the cpu signal (cpusig.c keeps it, cpu.c acts on
+ * it): holds — the profile's handler is installed for s; the program's
+ * own disposition (SIG_DFL or SIG_IGN) while it is; yield — the program
+ * installs a handler: stop sampling for good and hand the signal over;
+ * exec_begin/exec_failed — around an exec on this thread. */
+bool shim_cpu_holds(int s);
+bool shim_cpu_program_ignores(void);
+void shim_cpu_program_disposition(bool ignore);
+void shim_cpu_yield(void);
+void shim_cpu_exec_begin(void);
+void shim_cpu_exec_failed(void);
 
 /* Why a dump runs (comments only). */
 enum shim_dump_reason {

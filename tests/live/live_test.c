@@ -117,14 +117,14 @@ TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
 TEST_TIMEOUT(live, parca_scrape_sequence, 120) {
     NEED_TOOL("go");
     lv_run r;
-    lv_start(&r, "parca", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
+    lv_start(&r, "parca", "MAPPROF_HTTP=0 MAPPROF_PROFILES=all,cpu", prog_cmd(3000, 4, "default"));
     char *out = NULL;
     char args[1400];
     for (int round = 0; round < 2; round++) {
         snprintf(args, sizeof args, "scrape '%s' '%s' parca 1", r.addr, r.dir);
         int rc = th_sh(&out, "%s %s", lv_client(), args);
         CHECK_MSG(rc == 0, "%s", out);
-        CHECK_CONTAINS(out, "parca scrape ok: 6 profiles");
+        CHECK_CONTAINS(out, "parca scrape ok: 7 profiles");
         free(out);
     }
     valid(&r, "parca-*.pb.gz");
@@ -134,13 +134,13 @@ TEST_TIMEOUT(live, parca_scrape_sequence, 120) {
 TEST_TIMEOUT(live, alloy_scrape_sequence, 120) {
     NEED_TOOL("go");
     lv_run r;
-    lv_start(&r, "alloy", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
+    lv_start(&r, "alloy", "MAPPROF_HTTP=0 MAPPROF_PROFILES=all,cpu", prog_cmd(3000, 4, "default"));
     char *out = NULL;
     char args[1400];
     snprintf(args, sizeof args, "scrape '%s' '%s' alloy 2", r.addr, r.dir);
     int rc = th_sh(&out, "%s %s", lv_client(), args);
     CHECK_MSG(rc == 0, "%s", out);
-    CHECK_CONTAINS(out, "alloy scrape ok: 5 profiles");
+    CHECK_CONTAINS(out, "alloy scrape ok: 6 profiles");
     free(out);
     valid(&r, "alloy-*.pb.gz");
     CHECK_EQ_I(lv_stop(&r), 0);
@@ -537,4 +537,36 @@ TEST_TIMEOUT(live, real_programs_with_endpoint, 300) {
     CHECK_MSG(rc == 0, "scripts/realprogs.sh with MAPPROF_HTTP=0 failed (status %d)", rc);
     CHECK_CONTAINS(out, " 0 failed");
     free(out);
+}
+
+/* /profile: the cpu profile over seconds=N when the program runs with it;
+ * otherwise Go's "Could not enable CPU profiling" error. */
+TEST_TIMEOUT(live, cpu_profile_over_seconds, 120) {
+    NEED_TOOL("go");
+    lv_run r;
+    lv_start(&r, "cpu", "MAPPROF_HTTP=0 MAPPROF_PROFILES=all,cpu",
+             "/usr/bin/python3 -c \"import os,sys\nwhile not os.path.exists(sys.argv[1]): "
+             "sum(range(1000))\" %s/stop");
+    fetch(&r, "/debug/pprof/profile?seconds=2", "application/octet-stream", "cpu.pb.gz");
+    valid(&r, "cpu.pb.gz");
+    char *out = NULL;
+    int rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR=. go tool pprof -top cpu.pb.gz", r.dir);
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "Duration: 2");
+    double secs = 0;
+    const char *tot = strstr(out, "Total samples = ");
+    CHECK_MSG(tot && sscanf(tot, "Total samples = %lfs", &secs) == 1, "%s", out);
+    /* one busy thread for 2 s, on a loaded 2-core machine: most of it */
+    CHECK_MSG(secs > 0.5 && secs < 2.3, "%.2f s of cpu in a 2 s window:\n%s", secs, out);
+    free(out);
+    char *h = get_text(&r, "/debug/pprof/");
+    CHECK_CONTAINS(h, "profile");
+    free(h);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    lv_start(&r, "nocpu", "MAPPROF_HTTP=0", prog_cmd(1000, 1, "default"));
+    h = get_text(&r, "/debug/pprof/profile?seconds=1");
+    CHECK_CONTAINS(h, "x-go-pprof: 1");
+    CHECK_CONTAINS(h, "Could not enable CPU profiling");
+    free(h);
+    CHECK_EQ_I(lv_stop(&r), 0);
 }

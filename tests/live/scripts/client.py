@@ -224,21 +224,23 @@ def sample_types(data):
 def scrape(addr, outdir, who, interval):
     """One round of Parca's or Alloy's scrape loop, as their code does it."""
     if who == "parca":
-        # scrape_configs profiling_config.pprof_config: memory (allocs) and
-        # the README's heap/mutex/block/grow/maps entries. delta: true only
+        # scrape_configs profiling_config.pprof_config: memory (allocs),
+        # process_cpu (/profile, delta) and the README's
+        # heap/mutex/block/grow/maps entries. delta: true only
         # appends seconds=<scrape_interval>; Parca does no math itself.
         jobs = [("memory", "/debug/pprof/allocs", False), ("heap", "/debug/pprof/heap", False),
                 ("mutex", "/debug/pprof/mutex", False), ("block", "/debug/pprof/block", False),
-                ("grow", "/debug/pprof/grow", True), ("maps", "/debug/pprof/maps", False)]
+                ("grow", "/debug/pprof/grow", True), ("maps", "/debug/pprof/maps", False),
+                ("process_cpu", "/debug/pprof/profile", True)]
         ua = "conprof/v0.0.0"
         seconds = interval
     else:
         # pyroscope.scrape: profile.memory/mutex/block (Alloy diffs those
-        # itself) and profile.custom "grow" (delta = true: seconds =
+        # itself), profile.process_cpu (delta) and profile.custom "grow" (delta = true: seconds =
         # interval - 1) and "maps".
         jobs = [("memory", "/debug/pprof/allocs", False), ("mutex", "/debug/pprof/mutex", False),
                 ("block", "/debug/pprof/block", False), ("grow", "/debug/pprof/grow", True),
-                ("maps", "/debug/pprof/maps", False)]
+                ("maps", "/debug/pprof/maps", False), ("process_cpu", "/debug/pprof/profile", True)]
         ua = "GrafanaAgent/v0.0.0"
         seconds = max(1, interval - 1)
     for name, path, delta in jobs:
@@ -264,6 +266,9 @@ def scrape(addr, outdir, who, interval):
             for want in (("alloc_objects", "count"), ("alloc_space", "bytes")):
                 if want not in t:
                     die("alloy memory: Alloy diffs by sample type %s, missing from %s" % (want, t))
+        if name == "process_cpu" and sample_types(body) != [("samples", "count"),
+                                                             ("cpu", "nanoseconds")]:
+            die("%s process_cpu: sample types %s are not Go's" % (who, sample_types(body)))
         if who == "alloy" and name in ("mutex", "block"):
             t = sample_types(body)
             if t != [("contentions", "count"), ("delay", "nanoseconds")]:
