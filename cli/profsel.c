@@ -22,6 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int cli_fail(const char *verb, const char *fmt, ...) {
     char msg[1024];
@@ -174,6 +178,43 @@ int cli_profset_pick(cli_profset *ps, const char *verb, const char *path, const 
     return 0;
 }
 
+/*
+ * An http:// or https:// profile (a live endpoint, e.g. mapprof's own
+ * MAPPROF_HTTP) is fetched with curl, run directly (no shell), into a
+ * private temporary file that is read and removed. The CLI has no HTTP
+ * client of its own.
+ */
+static int read_url(const char *verb, const char *url, pprof_profile **out, pprof_error *err) {
+    const char *dir = getenv("TMPDIR");
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/mapprof-fetch.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return cli_fail(verb, "%s: cannot create a temporary file: %s", url, strerror(errno));
+    close(fd);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("curl", "curl", "-sS", "-f", "--max-time", "660", "-o", tmp, "--", url,
+               (char *)NULL);
+        fprintf(stderr, "mapprof %s: fetching %s needs curl: %s\n", verb, url, strerror(errno));
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        unlink(tmp);
+        return cli_fail(verb, "%s: could not fetch the profile (curl status %d)", url,
+                        pid < 0         ? -1
+                        : WIFEXITED(st) ? WEXITSTATUS(st)
+                                        : 128 + WTERMSIG(st));
+    }
+    int rc = pprof_profile_read_file(tmp, NULL, out, err);
+    unlink(tmp);
+    if (rc < 0)
+        return cli_fail(verb, "%s: %s", url, err->msg);
+    return 0;
+}
+
 int cli_profset_load(cli_profset *ps, const char *verb, char *const *files, size_t n,
                      const char *index_name) {
     memset(ps, 0, sizeof *ps);
@@ -183,8 +224,12 @@ int cli_profset_load(cli_profset *ps, const char *verb, char *const *files, size
         return cli_fail(verb, "out of memory");
     for (size_t i = 0; i < n; i++) {
         pprof_error err = {0};
-        if (pprof_profile_read_file(files[i], NULL, &ps->p[i], &err) < 0)
+        if (!strncmp(files[i], "http://", 7) || !strncmp(files[i], "https://", 8)) {
+            if (read_url(verb, files[i], &ps->p[i], &err) != 0)
+                return 2;
+        } else if (pprof_profile_read_file(files[i], NULL, &ps->p[i], &err) < 0) {
             return cli_fail(verb, "%s", err.msg);
+        }
         ps->n = i + 1;
         if (i > 0 && !same_types(ps->p[0], ps->p[i]))
             return cli_fail(verb, "%s: incompatible sample types with %s", files[i], files[0]);

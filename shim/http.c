@@ -432,6 +432,27 @@ void shim_http_idle(void) {
     swallow_sigpipe();
 }
 
+/* accept(2) failed. Without this callback libevent would print a warning
+ * on the host's stderr. Out of descriptors (EMFILE, ENFILE) or memory:
+ * said once, accepting goes on (the listener retries at the next
+ * connection). Anything else means the socket is gone (the host closed
+ * our descriptor): the endpoint stops, with one line. */
+static void accept_error(struct evconnlistener *lev, void *arg) {
+    (void)arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    if (e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EINTR ||
+        e == ECONNABORTED || e == EAGAIN) {
+        shim_live_note_error(LIVE_ERR_CONNS, "live endpoint: cannot accept a connection "
+                                             "(out of descriptors or memory); still listening");
+        return;
+    }
+    evconnlistener_disable(lev);
+    shim_log("live endpoint stopped: its listening socket failed (%s); the program may have "
+             "closed it",
+             strerror(e));
+    event_base_loopbreak(evconnlistener_get_base(lev));
+}
+
 /* ----------------------------------------------------------------- thread */
 
 static void *serve(void *arg) {
@@ -441,8 +462,15 @@ static void *serve(void *arg) {
     for (int i = 0; i < HTTP_MAX_CONNS; i++)
         srv.slots[i].fd = -1;
     struct event_config *ec = event_config_new();
-    if (ec)
+    if (ec) {
         event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+        /* poll(2), not epoll: an epoll instance is a descriptor of its own
+         * at a low number, and hosts close descriptors they think are
+         * theirs (bash closes its pipe ends twice): a closed epoll fd
+         * stops the server with a libevent warning on the host's stderr.
+         * poll holds no descriptor, and 17 descriptors need nothing more. */
+        event_config_avoid_method(ec, "epoll");
+    }
     srv.base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
         event_config_free(ec);
@@ -462,6 +490,7 @@ static void *serve(void *arg) {
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                          EVHTTP_REQ_PATCH);
     evhttp_set_bevcb(http, new_bev, NULL);
+    evconnlistener_set_error_cb(srv.lev, accept_error);
     shim_live_attach(http, srv.base);
     struct timeval sec = {1, 0};
     event_add(srv.sweep, &sec);

@@ -21,7 +21,7 @@ static const char *prog_cmd(long rounds, int threads, const char *pipe_mode) {
 static const char *pprofcheck(void) {
     static char path[512];
     NEED_TOOL("go");
-    snprintf(path, sizeof path, "%s/pprofcheck", th_build());
+    snprintf(path, sizeof path, "%s/pprofcheck", lv_build());
     CHECK_MSG(access(path, X_OK) == 0, "%s is missing: make %s", path, path);
     return path;
 }
@@ -103,6 +103,16 @@ TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
             CHECK_CONTAINS(txt, kinds[i].must);
         free(txt);
     }
+    /* mapprof's own commands take URLs */
+    char *top = NULL;
+    int trc = th_sh(&top, "%s/mapprof top '%s/debug/pprof/allocs'", lv_build(), r.url);
+    CHECK_MSG(trc == 0, "%s", top);
+    CHECK_CONTAINS(top, "temp_site");
+    free(top);
+    trc = th_sh(&top, "%s/mapprof top '%s/debug/pprof/nonexistent'", lv_build(), r.url);
+    CHECK_EQ_I(trc, 2);
+    CHECK_CONTAINS(top, "could not fetch the profile");
+    free(top);
     /* the heap's text is Go's legacy format: pprof itself reads it back */
     char *out = NULL;
     int rc =
@@ -334,7 +344,7 @@ TEST_TIMEOUT(live, host_uses_libevent, 120) {
     int rc2 = th_sh(&shimmed,
                     "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ev "
                     "MAPPROF_HTTP=0 %s 2>/dev/null",
-                    dir, dir, th_build(), lv_fixture("evhost"));
+                    dir, dir, lv_build(), lv_fixture("evhost"));
     CHECK_EQ_I(rc1, 0);
     CHECK_EQ_I(rc2, rc1);
     CHECK_CONTAINS(plain, "ticks=40 replies=40");
@@ -453,7 +463,7 @@ TEST_TIMEOUT(live, unix_socket_0600_never_replaces, 120) {
     NEED_TOOL("curl");
     lv_run r;
     char env[700];
-    snprintf(env, sizeof env, "MAPPROF_HTTP=unix:%s/sock.%%p", th_tmpdir());
+    snprintf(env, sizeof env, "MAPPROF_HTTP=unix:%s/sock.%%p", lv_tmp());
     lv_start(&r, "unix", env, prog_cmd(2000, 2, "default"));
     CHECK(!strncmp(r.addr, "unix:", 5));
     struct stat st;
@@ -469,15 +479,15 @@ TEST_TIMEOUT(live, unix_socket_0600_never_replaces, 120) {
     CHECK_EQ_I(lv_stop(&r), 0);
     /* a regular file and a symlink at the path are left alone */
     char file[600], link[600];
-    snprintf(file, sizeof file, "%s/regular", th_tmpdir());
-    snprintf(link, sizeof link, "%s/link", th_tmpdir());
+    snprintf(file, sizeof file, "%s/regular", lv_tmp());
+    snprintf(link, sizeof link, "%s/link", lv_tmp());
     CHECK_EQ_I(th_sh(NULL, "echo keep > '%s' && ln -s '%s' '%s'", file, file, link), 0);
     const char *paths[] = {file, link};
     for (int i = 0; i < 2; i++) {
         rc = th_sh(
             &out,
             "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=x MAPPROF_HTTP='unix:%s' /bin/true",
-            th_tmpdir(), th_build(), paths[i]);
+            th_tmpdir(), lv_build(), paths[i]);
         CHECK_EQ_I(rc, 0);
         CHECK_CONTAINS(out, "not a socket (not replaced)");
         free(out);
@@ -497,7 +507,7 @@ TEST_TIMEOUT(live, non_loopback_needs_public, 60) {
     int rc = th_sh(&out,
                    "mkdir -p '%s' && cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mp "
                    "MAPPROF_HTTP=0.0.0.0:0 /bin/true; ls",
-                   dir, dir, th_build());
+                   dir, dir, lv_build());
     CHECK_EQ_I(rc, 0);
     CHECK_CONTAINS(out, "not a loopback address: refused (set MAPPROF_HTTP_PUBLIC=1");
     CHECK(strstr(out, ".http") == NULL);
@@ -505,21 +515,21 @@ TEST_TIMEOUT(live, non_loopback_needs_public, 60) {
     rc = th_sh(&out,
                "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mq MAPPROF_HTTP=0.0.0.0:0 "
                "MAPPROF_HTTP_PUBLIC=1 /bin/true; cat mq.*.http",
-               dir, th_build());
+               dir, lv_build());
     CHECK_EQ_I(rc, 0);
     CHECK_CONTAINS(out, "live profiles at http://0.0.0.0:");
     free(out);
     rc = th_sh(
         &out,
         "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=mr MAPPROF_HTTP=host:80 /bin/true", dir,
-        th_build());
+        lv_build());
     CHECK_CONTAINS(out, "ignoring MAPPROF_HTTP=\"host:80\"");
     free(out);
     /* IPv6 loopback */
     rc = th_sh(&out,
                "cd '%s' && LD_PRELOAD=%s/libmapprof.so MAPPROF_OUT=ms MAPPROF_HTTP='[::1]:0' "
                "/bin/true; cat ms.*.http",
-               dir, th_build());
+               dir, lv_build());
     CHECK_EQ_I(rc, 0);
     CHECK_MSG(strstr(out, "[::1]:") || strstr(out, "cannot") || strstr(out, "bind"), "%s", out);
     free(out);
@@ -532,7 +542,7 @@ TEST_TIMEOUT(live, real_programs_with_endpoint, 300) {
     NEED_TOOL("go");
     char *out = NULL;
     int rc = th_sh(&out, "REALPROGS_HTTP=0 TMPDIR=$(cd '%s' && pwd) '%s/scripts/realprogs.sh' '%s'",
-                   th_tmpdir(), th_root(), th_build());
+                   th_tmpdir(), th_root(), lv_build());
     printf("%s", out);
     CHECK_MSG(rc == 0, "scripts/realprogs.sh with MAPPROF_HTTP=0 failed (status %d)", rc);
     CHECK_CONTAINS(out, " 0 failed");
@@ -569,4 +579,22 @@ TEST_TIMEOUT(live, cpu_profile_over_seconds, 120) {
     CHECK_CONTAINS(h, "Could not enable CPU profiling");
     free(h);
     CHECK_EQ_I(lv_stop(&r), 0);
+}
+
+/* A host that closes descriptors it thinks are its own (daemons close
+ * everything, bash closes pipe ends twice): the endpoint holds no low
+ * descriptor for long (its socket is moved high, the loop is poll's), so
+ * it keeps serving, and libevent never writes on the host's stderr. */
+TEST_TIMEOUT(live, host_closes_low_descriptors, 60) {
+    lv_run r;
+    lv_start(&r, "closer", "MAPPROF_HTTP=0",
+             "/usr/bin/python3 -c \"import os,sys,time\nos.closerange(3, 200)\n"
+             "while not os.path.exists(sys.argv[1]): time.sleep(0.02)\nprint('done')\" %s/stop");
+    lv_sleep_ms(300);
+    fetch(&r, "/debug/pprof/heap", "application/octet-stream", "h.pb.gz");
+    fetch(&r, "/debug/pprof/heap?debug=1", "text/plain", "h.txt");
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *e = lv_file(&r, "err");
+    CHECK_MSG(strstr(e, "[warn]") == NULL && strstr(e, "stopped") == NULL, "%s", e);
+    free(e);
 }

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,24 +24,48 @@ static inline void lv_e2e(void) {
 }
 
 typedef struct lv_run {
-    char dir[512];  /* run directory: mp.* profiles, out, err, rc, stop */
+    char dir[512];  /* run directory (absolute): mp.* profiles, out, err, rc, stop */
     char addr[700]; /* as announced: HOST:PORT, [V6]:PORT or unix:PATH */
     char url[720];  /* http://HOST:PORT (TCP only) */
 } lv_run;
+
+/* The build directory as an absolute path (tests cd into run directories). */
+static inline const char *lv_build(void) {
+    static char abs[400];
+    if (!abs[0]) {
+        char full[PATH_MAX];
+        CHECK(realpath(th_build(), full) != NULL && strlen(full) < sizeof abs);
+        memcpy(abs, full, strlen(full) + 1);
+    }
+    return abs;
+}
 
 static inline const char *lv_fixture(const char *name) {
     static char path[4][512];
     static int i;
     char *p = path[i++ % 4];
-    snprintf(p, 512, "%s/tests/live/%s", th_build(), name);
+    snprintf(p, 512, "%s/tests/live/%s", lv_build(), name);
     CHECK_MSG(access(p, X_OK) == 0, "fixture %s is missing: run make test", p);
     return p;
 }
 
 static inline const char *lv_client(void) {
-    static char path[512];
-    snprintf(path, sizeof path, "/usr/bin/python3 %s/tests/live/scripts/client.py", th_root());
+    static char path[PATH_MAX + 64];
+    char root[PATH_MAX];
+    CHECK(realpath(th_root(), root) != NULL);
+    snprintf(path, sizeof path, "/usr/bin/python3 %s/tests/live/scripts/client.py", root);
     return path;
+}
+
+/* th_tmpdir() as an absolute path. */
+static inline const char *lv_tmp(void) {
+    static char abs[400];
+    if (!abs[0]) {
+        char full[PATH_MAX];
+        CHECK(realpath(th_tmpdir(), full) != NULL && strlen(full) < sizeof abs);
+        memcpy(abs, full, strlen(full) + 1);
+    }
+    return abs;
 }
 
 static inline void lv_sleep_ms(int ms) {
@@ -50,7 +75,7 @@ static inline void lv_sleep_ms(int ms) {
 
 /* The first file matching pattern in r->dir, or "" (waits up to ms). */
 static inline bool lv_glob(const lv_run *r, const char *pattern, int ms, char *out, size_t cap) {
-    char pat[700];
+    char pat[PATH_MAX + 64];
     snprintf(pat, sizeof pat, "%s/%s", r->dir, pattern);
     for (int waited = 0;; waited += 20) {
         glob_t g;
@@ -72,14 +97,18 @@ static inline void lv_spawn(lv_run *r, const char *tag, const char *env, const c
                             bool shim) {
     lv_e2e();
     memset(r, 0, sizeof *r);
-    snprintf(r->dir, sizeof r->dir, "%s/%s", th_tmpdir(), tag);
-    CHECK_EQ_I(th_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", r->dir, r->dir), 0);
+    char rel[512];
+    snprintf(rel, sizeof rel, "%s/%s", th_tmpdir(), tag);
+    CHECK_EQ_I(th_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", rel, rel), 0);
+    char abs[PATH_MAX]; /* absolute: the program runs inside it */
+    CHECK(realpath(rel, abs) != NULL && strlen(abs) < sizeof r->dir);
+    memcpy(r->dir, abs, strlen(abs) + 1);
     char full[2048];
     snprintf(full, sizeof full, cmd, r->dir);
     char *out = NULL;
-    char pre[600] = "";
+    char pre[512] = "";
     if (shim)
-        snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libmapprof.so", th_build());
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libmapprof.so", lv_build());
     int rc = th_sh(&out,
                    "cd '%s' && ( env %s MAPPROF_OUT='%s/mp' %s %s > out 2> err; echo $? > rc "
                    ") > /dev/null 2>&1 &",
@@ -93,9 +122,9 @@ static inline void lv_start(lv_run *r, const char *tag, const char *env, const c
     char e[1024];
     snprintf(e, sizeof e, "%s", env);
     lv_spawn(r, tag, e, cmd, true);
-    char f[700];
+    char f[PATH_MAX + 64];
     if (!lv_glob(r, "mp.*.http", 20000, f, sizeof f)) {
-        char errf[700];
+        char errf[PATH_MAX + 8];
         snprintf(errf, sizeof errf, "%s/err", r->dir);
         char *err = th_read_file(errf, NULL);
         CHECK_MSG(false, "no .http file in %s; stderr:\n%s", r->dir, err ? err : "");
@@ -114,7 +143,7 @@ static inline void lv_start(lv_run *r, const char *tag, const char *env, const c
 /* Create the stop file and wait for the program's exit status. */
 static inline int lv_stop(lv_run *r) {
     CHECK_EQ_I(th_sh(NULL, "touch '%s/stop'", r->dir), 0);
-    char rcf[700], *txt = NULL;
+    char rcf[PATH_MAX + 8], *txt = NULL;
     snprintf(rcf, sizeof rcf, "%s/rc", r->dir);
     for (int i = 0; i < 3000; i++) {
         txt = th_read_file(rcf, NULL);
@@ -132,7 +161,7 @@ static inline int lv_stop(lv_run *r) {
 
 /* A file of the run directory (malloc'd, "" when missing). */
 static inline char *lv_file(const lv_run *r, const char *name) {
-    char p[700];
+    char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/%s", r->dir, name);
     char *t = th_read_file(p, NULL);
     return t ? t : strdup("");
