@@ -33,10 +33,64 @@
 
 #include "shim/live.h"
 
+/* Output is assembled in a 64 KiB buffer handed to emit when full: one
+ * emit per 64 KiB, and numbers formatted by hand (printf was most of the
+ * time for 10,000 stacks). */
+#define TEXT_BUF 65536
+
 typedef struct text_out {
     live_emit_fn emit;
     void *ctx;
+    size_t n;
+    char buf[TEXT_BUF];
 } text_out;
+
+static void flush(text_out *o) {
+    if (o->n)
+        o->emit(o->ctx, o->buf, o->n);
+    o->n = 0;
+}
+
+static void put_mem(text_out *o, const char *s, size_t n) {
+    while (n) {
+        if (o->n == TEXT_BUF)
+            flush(o);
+        size_t k = TEXT_BUF - o->n < n ? TEXT_BUF - o->n : n;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static void put_str(text_out *o, const char *s) {
+    put_mem(o, s, strlen(s));
+}
+
+static void put_hex(text_out *o, uint64_t v) {
+    char t[20];
+    int i = sizeof t;
+    do {
+        t[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    t[--i] = 'x';
+    t[--i] = '0';
+    put_mem(o, t + i, sizeof t - (size_t)i);
+}
+
+static void put_dec(text_out *o, int64_t v) {
+    char t[24];
+    int i = sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    put_mem(o, t + i, sizeof t - (size_t)i);
+}
 
 static void put(text_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(text_out *o, const char *fmt, ...) {
@@ -45,9 +99,8 @@ static void put(text_out *o, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    o->emit(o->ctx, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    if (n > 0)
+        put_mem(o, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 enum layout { L_HEAP, L_CONTENTION, L_COUNT, L_GENERIC };
@@ -102,12 +155,13 @@ static int by_stack(const void *a, const void *b) {
 }
 
 static void put_pcs(text_out *o, const pprof_profile *p, const pprof_pb_sample *s) {
-    put(o, " @");
+    put_str(o, " @");
     for (size_t i = 0; i < s->n_location_id; i++) {
         const pprof_pb_location *loc = pprof_profile_location(p, s->location_id[i]);
-        put(o, " 0x%llx", (unsigned long long)(loc ? loc->address + 1 : 0));
+        put_str(o, " ");
+        put_hex(o, loc ? loc->address + 1 : 0);
     }
-    put(o, "\n");
+    put_str(o, "\n");
 }
 
 /* Frame lines of a location (inlined calls first, as they were called). */
@@ -132,12 +186,20 @@ static void put_frames(text_out *o, const pprof_profile *p, const pprof_pb_sampl
             const pprof_pb_function *fn = pprof_profile_function(p, loc->line[j]->function_id);
             const char *name = fn ? str(p, fn->name) : "";
             const char *file = fn ? str(p, fn->filename) : "";
-            long long line = (long long)loc->line[j]->line;
-            if (go2)
-                put(o, "%s()\n\t%s:%lld\n", name[0] ? name : "?", file[0] ? file : "?", line);
-            else
-                put(o, "#\t0x%llx\t%s\t%s:%lld\n", (unsigned long long)loc->address,
-                    name[0] ? name : "?", file[0] ? file : "?", line);
+            if (go2) {
+                put_str(o, name[0] ? name : "?");
+                put_str(o, "()\n\t");
+            } else {
+                put_str(o, "#\t");
+                put_hex(o, loc->address);
+                put_str(o, "\t");
+                put_str(o, name[0] ? name : "?");
+                put_str(o, "\t");
+            }
+            put_str(o, file[0] ? file : "?");
+            put_str(o, ":");
+            put_dec(o, loc->line[j]->line);
+            put_str(o, "\n");
         }
     }
 }
@@ -199,13 +261,22 @@ static void thread_dump(text_out *o, const pprof_profile *p, const pprof_pb_samp
 
 void shim_live_text(const pprof_profile *p, const char *name, int debug, live_emit_fn emit,
                     void *ctx) {
-    text_out o = {emit, ctx};
+    text_out *o = malloc(sizeof *o);
+    if (!o) {
+        emit(ctx, "out of memory\n", 14);
+        return;
+    }
+    o->emit = emit;
+    o->ctx = ctx;
+    o->n = 0;
     const pprof_pb_profile *m = pprof_profile_msg(p);
     enum layout l = layout_of(p);
     size_t n = m->n_sample;
     const pprof_pb_sample **v = malloc((n ? n : 1) * sizeof *v);
     if (!v) {
-        put(&o, "out of memory\n");
+        put(o, "out of memory\n");
+        flush(o);
+        free(o);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -213,8 +284,10 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
     sort_layout = l; /* one server thread renders at a time */
     qsort(v, n, sizeof *v, by_value);
     if (debug >= 2 && l == L_COUNT) {
-        thread_dump(&o, p, v, n);
+        thread_dump(o, p, v, n);
         free(v);
+        flush(o);
+        free(o);
         return;
     }
     int64_t tot[8] = {0};
@@ -224,26 +297,26 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
             tot[j] += v[i]->value[j];
     switch (l) {
     case L_HEAP:
-        put(&o, "heap profile: %lld: %lld [%lld: %lld] @ heap/2\n", (long long)tot[2],
+        put(o, "heap profile: %lld: %lld [%lld: %lld] @ heap/2\n", (long long)tot[2],
             (long long)tot[3], (long long)tot[0], (long long)tot[1]);
-        put(&o,
+        put(o,
             "# mapprof: values are unbiased estimates from sampling every %lld bytes on "
             "average\n",
             (long long)m->period);
         break;
     case L_CONTENTION:
-        put(&o, "--- %s:\ncycles/second=1000000000\nsampling period=1\n",
+        put(o, "--- %s:\ncycles/second=1000000000\nsampling period=1\n",
             !strcmp(name, "mutex") ? "mutex" : "contention");
         break;
     case L_COUNT:
-        put(&o, "%s profile: total %lld\n", name, (long long)tot[0]);
+        put(o, "%s profile: total %lld\n", name, (long long)tot[0]);
         break;
     default:
-        put(&o, "%s profile:", name);
+        put(o, "%s profile:", name);
         for (size_t j = 0; j < nt; j++)
-            put(&o, " %s/%s=%lld", str(p, m->sample_type[j]->type), str(p, m->sample_type[j]->unit),
+            put(o, " %s/%s=%lld", str(p, m->sample_type[j]->type), str(p, m->sample_type[j]->unit),
                 (long long)tot[j]);
-        put(&o, "\n");
+        put(o, "\n");
         break;
     }
     if (l == L_COUNT) { /* group identical stacks, largest group first */
@@ -252,6 +325,8 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
         int64_t *cnt = malloc((n ? n : 1) * sizeof *cnt);
         if (!cnt) {
             free(v);
+            flush(o);
+            free(o);
             return;
         }
         for (size_t i = 0; i < n; i++) {
@@ -273,31 +348,47 @@ void shim_live_text(const pprof_profile *p, const char *name, int debug, live_em
             cnt[i] = cnt[best];
             v[best] = ts;
             cnt[best] = tc;
-            put(&o, "%lld", (long long)cnt[i]);
-            put_pcs(&o, p, v[i]);
-            put_frames(&o, p, v[i], false);
-            put(&o, "\n");
+            put_dec(o, cnt[i]);
+            put_pcs(o, p, v[i]);
+            put_frames(o, p, v[i], false);
+            put_str(o, "\n");
         }
         free(cnt);
         free(v);
+        flush(o);
+        free(o);
         return;
     }
     for (size_t i = 0; i < n; i++) {
         const pprof_pb_sample *s = v[i];
         const int64_t *x = s->value;
-        if (l == L_HEAP && s->n_value == 4)
-            put(&o, "%lld: %lld [%lld: %lld]", (long long)x[2], (long long)x[3], (long long)x[0],
-                (long long)x[1]);
-        else if (l == L_CONTENTION && s->n_value == 2)
-            put(&o, "%lld %lld", (long long)x[1], (long long)x[0]);
-        else
-            for (size_t j = 0; j < s->n_value; j++)
-                put(&o, "%s%lld", j ? " " : "", (long long)x[j]);
-        put_pcs(&o, p, s);
+        if (l == L_HEAP && s->n_value == 4) {
+            put_dec(o, x[2]);
+            put_str(o, ": ");
+            put_dec(o, x[3]);
+            put_str(o, " [");
+            put_dec(o, x[0]);
+            put_str(o, ": ");
+            put_dec(o, x[1]);
+            put_str(o, "]");
+        } else if (l == L_CONTENTION && s->n_value == 2) {
+            put_dec(o, x[1]);
+            put_str(o, " ");
+            put_dec(o, x[0]);
+        } else {
+            for (size_t j = 0; j < s->n_value; j++) {
+                if (j)
+                    put_str(o, " ");
+                put_dec(o, x[j]);
+            }
+        }
+        put_pcs(o, p, s);
         if (l == L_GENERIC)
-            put_labels(&o, p, s);
-        put_frames(&o, p, s, false);
-        put(&o, "\n");
+            put_labels(o, p, s);
+        put_frames(o, p, s, false);
+        put_str(o, "\n");
     }
     free(v);
+    flush(o);
+    free(o);
 }
