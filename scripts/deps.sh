@@ -20,6 +20,7 @@ pkgs_of() {
     pprof) echo "$pprof_build $go_tools binutils clang" ;;
     shim) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 perl sqlite3 xz-utils gzip strace curl" ;;
     cli) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 chromium" ;;
+    live) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 curl" ;;
     examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev libevent-dev $go_tools" ;;
     fuzzmap) echo "clang libclang-rt-14-dev" ;;
     install) echo "$pprof_build libunwind-dev libevent-dev binutils" ;;

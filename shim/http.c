@@ -14,7 +14,8 @@
  * never follows or replaces anything; only a stale socket (connect
  * refused) at the path is removed first.
  *
- * Thread: libevent's evhttp on one thread of the shim's, created with every
+ * Thread: libevent's evhttp (opened with dlopen only now: evapi.h) on one
+ * thread of the shim's, created with every
  * signal blocked (the host's signals never land here) and holding the guard
  * and shim_own_alloc for life: nothing it does is sampled, and every
  * allocation it makes (libevent's, pprof/'s, libdw's) comes from mem.c,
@@ -56,13 +57,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
-
 #include "shim/live.h"
 #include "shim/shim.h"
+#include "shim/evapi.h" /* last: libevent's names stand for loaded pointers */
 
 #define HTTP_MAX_CONNS      16
 #define HTTP_HEADERS_MAX    8192
@@ -373,8 +370,8 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg) {
         srv.pending[srv.npending++] = bev;
         event_active(srv.post_accept, EV_READ, 0);
     }
-    if (srv.npending + HTTP_MAX_CONNS / 2 >= HTTP_MAX_CONNS && !srv.paused)
-        update_pause(); /* the listener may accept several in one callback */
+    if (!srv.paused)
+        update_pause(); /* the listener accepts several in one callback */
     return bev;
 }
 
@@ -600,7 +597,8 @@ void shim_http_start(const char *cwd) {
     if (!shim_cfg.http[0])
         return;
     snprintf(srv.cwd, sizeof srv.cwd, "%s", cwd ? cwd : "");
-    start(true);
+    if (shim_ev_load()) /* says why when it cannot */
+        start(true);
 }
 
 void shim_http_after_fork(void) {

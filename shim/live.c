@@ -36,14 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
 #include "shim/live.h"
 #include "shim/shim.h"
+#include "shim/evapi.h" /* last: libevent's names stand for loaded pointers */
 
 #define LIVE_NONE       (-1)
 #define LIVE_MAX_DELTAS 8

@@ -14,9 +14,9 @@ SHIM_CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,shim/config.c shim/sample.c shim/m
                     shim/util.c)
 SHIM_SO        := $(B)/libmapprof.so
 SHIM_LDLIBS    := -lunwind -lprotobuf-c -lz -ldw -lelf -ldl -lpthread
-# The live endpoint (http.c): libevent's evhttp, linked dynamically (Debian's
-# static archives are not PIC).
-SHIM_LDLIBS    += -levent_core -levent_extra
+# The live endpoint (http.c) uses libevent's evhttp, opened with dlopen
+# only when MAPPROF_HTTP is set (shim/evapi.h): not linked, so processes
+# without an endpoint never load it. Its headers come from libevent-dev.
 
 # Objects that include pprof headers need the generated protobuf header.
 $(SHIM_OBJS): | $(PPROF_GEN_H)

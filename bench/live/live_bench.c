@@ -65,8 +65,9 @@ static void idle(int runs) {
         return;
     }
     long long ir[2];
-    char *cg[] = {"valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", work,
-                  "heap",     "200000",           NULL};
+    char *cg[] = {
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", work, "heap", "200000",
+        NULL};
     for (int k = 0; k < 2; k++)
         run_cpu(k ? "MAPPROF_HTTP=0" : NULL, cg, &ir[k]);
     printf("idle_endpoint callgrind heap 2x200000 shim_ir=%lld shim_http_ir=%lld "

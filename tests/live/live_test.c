@@ -37,6 +37,16 @@ static void fetch(const lv_run *r, const char *path, const char *type, const cha
     free(out);
 }
 
+/* client.py VERB ADDR [EXTRA...]: must succeed. */
+static void run_client(const lv_run *r, const char *verb, const char *extra) {
+    char *out = NULL;
+    char args[1400];
+    snprintf(args, sizeof args, "%s '%s' %s", verb, r->addr, extra);
+    int rc = th_sh(&out, "%s %s", lv_client(), args);
+    CHECK_MSG(rc == 0, "client.py %s: %s", verb, out);
+    free(out);
+}
+
 /* The body and headers of GET path (any status). */
 static char *get_text(const lv_run *r, const char *path) {
     char *out = NULL;
@@ -157,6 +167,7 @@ TEST_TIMEOUT(live, alloy_scrape_sequence, 120) {
 }
 
 TEST_TIMEOUT(live, go_semantics, 120) {
+    NEED_TOOL("curl");
     lv_run r;
     lv_start(&r, "sem", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
     char *t = get_text(&r, "/debug/pprof/nonexistent");
@@ -228,6 +239,8 @@ TEST_TIMEOUT(live, go_semantics, 120) {
 /* seconds=N: the difference over N seconds, while other requests are
  * answered at once. The program allocates only after the delta starts. */
 TEST_TIMEOUT(live, delta_while_responsive, 120) {
+    NEED_TOOL("curl");
+    NEED_TOOL("go");
     lv_run r;
     lv_start(&r, "delta", "MAPPROF_HTTP=0", prog_cmd(30000, 2, "default"));
     char *out = NULL;
@@ -247,8 +260,9 @@ TEST_TIMEOUT(live, delta_while_responsive, 120) {
     free(h);
     valid(&r, "delta.pb.gz now.pb.gz");
     /* duration_nanos of the delta is its span */
-    rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR=. go tool pprof -raw delta.pb.gz | head -5", r.dir);
+    rc = th_sh(&out, "cd '%s' && PPROF_TMPDIR=. go tool pprof -raw delta.pb.gz | head -8", r.dir);
     CHECK_EQ_I(rc, 0);
+    CHECK_CONTAINS(out, "Duration: 3.");
     free(out);
     CHECK_EQ_I(lv_stop(&r), 0);
 }
@@ -256,12 +270,7 @@ TEST_TIMEOUT(live, delta_while_responsive, 120) {
 TEST_TIMEOUT(live, garbage_and_oversized_requests, 120) {
     lv_run r;
     lv_start(&r, "garbage", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
-    char *out = NULL;
-    char args[800];
-    snprintf(args, sizeof args, "garbage '%s'", r.addr);
-    int rc = th_sh(&out, "%s %s", lv_client(), args);
-    CHECK_MSG(rc == 0, "%s", out);
-    free(out);
+    run_client(&r, "garbage", "");
     CHECK_EQ_I(lv_stop(&r), 0);
     char *o = lv_file(&r, "out");
     CHECK_CONTAINS(o, "eintr=0 sigpipe=0");
@@ -278,24 +287,14 @@ TEST_TIMEOUT(live, garbage_and_oversized_requests, 120) {
 TEST_TIMEOUT(live, slowloris_dropped, 150) {
     lv_run r;
     lv_start(&r, "slow", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
-    char *out = NULL;
-    char args[800];
-    snprintf(args, sizeof args, "slowloris '%s' 20", r.addr);
-    int rc = th_sh(&out, "%s %s", lv_client(), args);
-    CHECK_MSG(rc == 0, "%s", out);
-    free(out);
+    run_client(&r, "slowloris", "20");
     CHECK_EQ_I(lv_stop(&r), 0);
 }
 
 TEST_TIMEOUT(live, hundreds_of_parallel_clients, 240) {
     lv_run r;
     lv_start(&r, "par", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
-    char *out = NULL;
-    char args[800];
-    snprintf(args, sizeof args, "parallel '%s' 300", r.addr);
-    int rc = th_sh(&out, "%s %s", lv_client(), args);
-    CHECK_MSG(rc == 0, "%s", out);
-    free(out);
+    run_client(&r, "parallel", "300");
     CHECK_EQ_I(lv_stop(&r), 0);
 }
 
@@ -308,12 +307,7 @@ static void disconnects(const char *mode) {
     char tag[32];
     snprintf(tag, sizeof tag, "disc-%s", mode);
     lv_start(&r, tag, "MAPPROF_HTTP=0", prog_cmd(2000, 2, mode));
-    char *out = NULL;
-    char args[800];
-    snprintf(args, sizeof args, "disconnect '%s' 60", r.addr);
-    int rc = th_sh(&out, "%s %s", lv_client(), args);
-    CHECK_MSG(rc == 0, "%s", out);
-    free(out);
+    run_client(&r, "disconnect", "60");
     CHECK_EQ_I(lv_stop(&r), 0);
     char *a = lv_file(&plain, "out"), *b = lv_file(&r, "out");
     CHECK_EQ_S(b, a);
@@ -356,6 +350,7 @@ TEST_TIMEOUT(live, host_uses_libevent, 120) {
 /* Scrapes every 100 ms during a multithreaded workload: the host prints
  * exactly what it prints alone (no EINTR in its sleeps and polls). */
 TEST_TIMEOUT(live, scrape_every_100ms_same_output, 240) {
+    NEED_TOOL("curl");
     lv_run plain, r;
     lv_spawn(&plain, "plain", "", prog_cmd(60000, 4, "default"), false);
     CHECK_EQ_I(lv_stop(&plain), 0);
