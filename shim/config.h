@@ -16,7 +16,8 @@ enum shim_profile_kind {
     SHIM_PROF_BLOCK,
     SHIM_PROF_GROW,
     SHIM_PROF_MAPS,
-    SHIM_PROF_CPU, /* only when named: it sends signals (see config.c) */
+    SHIM_PROF_CPU,     /* only when named: it sends signals (see config.c) */
+    SHIM_PROF_THREADS, /* only when named: a capture signals every thread */
     SHIM_PROF_COUNT
 };
 
@@ -45,6 +46,7 @@ typedef struct shim_config {
                           * line says which); write (default): every enabled profile */
     unsigned cpu_hz;     /* MAPPROF_CPU_HZ: cpu samples per CPU-second of a thread */
     int cpu_signal;      /* MAPPROF_CPU_SIGNAL: the cpu timers' signal (SIGPROF) */
+    int threads_signal;  /* MAPPROF_THREADS_SIGNAL: the threads capture's (SIGRTMIN+29) */
 } shim_config;
 
 /* Looks up one variable; returns NULL when unset. */

@@ -98,7 +98,7 @@ static int sig;         /* 0: the profile is off */
 static int64_t period_ns;
 static int64_t next_reap;
 static bool stopped;      /* sampling ended (final dump, or the program took the signal) */
-static int yielded;       /* atomic: the program installed its own handler */
+static int yielded;       /* atomic: the program took the signal (sigown.c) */
 static uint64_t overruns; /* expirations folded into one signal (diagnostic) */
 static uint64_t unarmed;  /* threads not sampled (signal blocked, no slot, no timer) */
 
@@ -139,33 +139,12 @@ static int self_tid(void) {
 
 /* ------------------------------------------------------------- handler */
 
-static int program_ignores; /* atomic: the program set SIG_IGN (cpusig.c) */
-
-/*
- * A signal that is not one of our timers' (a kill, a sigqueue): what the
- * program's own disposition would have done. SIG_IGN: nothing. SIG_DFL
- * (the signal terminates by default, config.c allows no other): restore
- * the default and send it again to this thread; it is delivered when this
- * handler returns, and ends the process as it would have.
- */
-static void not_ours(int signo) {
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
-        return;
-    int saved = errno;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    shim_real.sigaction(signo, &dfl, NULL);
-    syscall(SYS_tgkill, getpid(), self_tid(), signo);
-    errno = saved;
-}
-
 static void on_tick(int signo, siginfo_t *si, void *uc) {
     uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
     unsigned idx = (unsigned)(v & 0xfff);
     if (si->si_code != SI_TIMER || (uint32_t)(v & ~(uintptr_t)0xfff) != SLOT_MAGIC ||
         idx >= MAX_SLOTS) {
-        not_ours(signo);
+        shim_sig_not_ours(signo);
         return;
     }
     cpu_slot *s = __atomic_load_n(&slots[idx], __ATOMIC_ACQUIRE);
@@ -443,7 +422,7 @@ int shim_cpu_tick(void) {
     bool reap = now >= next_reap;
     if (reap)
         next_reap = now + REAP_NS;
-    if (!__atomic_load_n(&yielded, __ATOMIC_ACQUIRE) && !handler_ours()) {
+    if (shim_sig_holds(sig) && !handler_ours()) {
         /* Changed behind libc's back (a raw rt_sigaction, e.g. by another
          * runtime): cpusig.c could not hand it over in order. */
         __atomic_store_n(&yielded, 1, __ATOMIC_RELEASE);
@@ -544,6 +523,8 @@ static void register_existing(void) {
         register_tid(self_tid());
 }
 
+static void cpu_yield(void);
+
 static bool install_handler_for(int s) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -598,20 +579,8 @@ void shim_cpu_start(void) {
         return;
     }
     __atomic_store_n(&sig, s, __ATOMIC_RELEASE);
+    shim_sig_own(s, cpu_yield);
     register_existing();
-}
-
-bool shim_cpu_holds(int s) {
-    return s == __atomic_load_n(&sig, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&yielded, __ATOMIC_ACQUIRE);
-}
-
-bool shim_cpu_program_ignores(void) {
-    return __atomic_load_n(&program_ignores, __ATOMIC_RELAXED);
-}
-
-void shim_cpu_program_disposition(bool ignore) {
-    __atomic_store_n(&program_ignores, ignore, __ATOMIC_RELAXED);
 }
 
 /* Is our signal pending on thread tid (thread-directed: SigPnd)? */
@@ -626,7 +595,7 @@ static bool pending_on(int tid) {
  * that none reaches the program's handler. A running or sleeping thread
  * takes its pending signal at once; only one that blocks it keeps it.
  */
-void shim_cpu_yield(void) {
+static void cpu_yield(void) {
     if (__atomic_exchange_n(&yielded, 1, __ATOMIC_ACQ_REL))
         return;
     stop_all();
@@ -659,37 +628,23 @@ static int own_slot(void) {
     return -1;
 }
 
-/* Before exec: no timer of this thread may leave a signal pending for the
- * new image (other threads, and their signals, end with the exec). */
+/* Before exec on this thread (sigown.c then takes what is pending). */
 void shim_cpu_exec_begin(void) {
+    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE))
+        return;
     shim_spin_lock(&cpu_lock);
     int i = own_slot();
     if (i >= 0)
         disarm(slots[i]);
     shim_spin_unlock(&cpu_lock);
-    sigset_t one, old;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    pthread_sigmask(SIG_BLOCK, &one, &old);
-    struct timespec zero = {0, 0};
-    while (shim_real.sigtimedwait(&one, NULL, &zero) == sig)
-        ;
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED)) {
-        /* An ignored signal stays ignored in the new image; a handler
-         * (ours) would be reset to SIG_DFL. */
-        struct sigaction ign;
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        shim_real.sigaction(sig, &ign, NULL);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void install_handler(void);
 
 void shim_cpu_exec_failed(void) {
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
-        install_handler();
+    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE) || !shim_sig_holds(sig))
+        return;
+    install_handler(); /* sigown.c may have set SIG_IGN for the new image */
     shim_tls_v.tid = 0;
     register_tid(self_tid());
 }

@@ -107,6 +107,7 @@ static void fork_prepare(void) {
     shim_tls_v.guard++; /* stays set until parent/child below */
     __atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
     shim_dump_lock_all(true);
+    shim_threads_lock_all(true);
     shim_cpu_lock_all(true);
     shim_mutex_lock_all(true);
     shim_maps_lock_all(true);
@@ -122,6 +123,7 @@ static void fork_parent(void) {
     shim_maps_lock_all(false);
     shim_mutex_lock_all(false);
     shim_cpu_lock_all(false);
+    shim_threads_lock_all(false);
     shim_dump_lock_all(false);
     shim_tls_v.guard--;
 }
@@ -146,6 +148,7 @@ static void fork_child(void) {
     shim_tls_v.event = (shim_sampler){0};
     if (__atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_FINISHED)
         __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELAXED);
+    shim_threads_after_fork();
     shim_cpu_after_fork();
     if (shim_cpu_on()) { /* timers and threads are not inherited: re-arm, drain */
         drain_only = true;
@@ -169,6 +172,7 @@ static void on_signal(int sig) {
 static void *helper(void *arg) {
     (void)arg;
     shim_tls_v.guard = 1; /* this thread belongs to the shim entirely */
+    shim_threads_own_thread();
     bool dumps = !drain_only;
     const int64_t every = (int64_t)shim_cfg.interval * 1000000000;
     int64_t next = shim_now_ns() + every;
@@ -302,6 +306,8 @@ __attribute__((constructor)) static void shim_init(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELEASE);
     shim_cpu_start();
+    if (shim_profile_on(SHIM_PROF_THREADS))
+        shim_threads_start();
     start_helper();
 out:
     shim_leave(was);
