@@ -67,9 +67,9 @@ static shim_spin capture_lock;
 static unsigned char *buf; /* replies, `stride` bytes each; never freed */
 static int buf_cap;        /* replies it holds */
 static size_t stride;
-static uint64_t gen;       /* atomic: the capture in progress (odd) or none (even) */
-static int n_replies;      /* atomic */
-static int sig;            /* 0: no signal (every thread described from /proc) */
+static uint64_t gen;  /* atomic: the capture in progress (odd) or none (even) */
+static int n_replies; /* atomic */
+static int sig;       /* 0: no signal (every thread described from /proc) */
 static const char *no_signal_why = "";
 static int own_tids[MAX_OWN_TIDS]; /* the shim's own threads */
 int shim_threads_marks;
@@ -130,19 +130,44 @@ static const char *syscall_name(long nr) {
         long nr;
         const char *name;
     } names[] = {
-        {0, "read"},          {1, "write"},         {7, "poll"},
-        {17, "pread64"},      {18, "pwrite64"},     {19, "readv"},
-        {20, "writev"},       {23, "select"},       {34, "pause"},
-        {35, "nanosleep"},    {42, "connect"},      {43, "accept"},
-        {44, "sendto"},       {45, "recvfrom"},     {46, "sendmsg"},
-        {47, "recvmsg"},      {61, "wait4"},        {65, "semop"},
-        {69, "msgsnd"},       {70, "msgrcv"},       {72, "fcntl"},
-        {74, "fsync"},        {128, "rt_sigtimedwait"}, {130, "rt_sigsuspend"},
-        {202, "futex"},       {208, "io_getevents"}, {220, "semtimedop"},
-        {230, "clock_nanosleep"}, {232, "epoll_wait"}, {247, "waitid"},
-        {257, "openat"},      {270, "pselect6"},    {271, "ppoll"},
-        {281, "epoll_pwait"}, {288, "accept4"},     {299, "recvmmsg"},
-        {307, "sendmmsg"},    {441, "epoll_pwait2"},
+        {0, "read"},
+        {1, "write"},
+        {7, "poll"},
+        {17, "pread64"},
+        {18, "pwrite64"},
+        {19, "readv"},
+        {20, "writev"},
+        {23, "select"},
+        {34, "pause"},
+        {35, "nanosleep"},
+        {42, "connect"},
+        {43, "accept"},
+        {44, "sendto"},
+        {45, "recvfrom"},
+        {46, "sendmsg"},
+        {47, "recvmsg"},
+        {61, "wait4"},
+        {65, "semop"},
+        {69, "msgsnd"},
+        {70, "msgrcv"},
+        {72, "fcntl"},
+        {74, "fsync"},
+        {128, "rt_sigtimedwait"},
+        {130, "rt_sigsuspend"},
+        {202, "futex"},
+        {208, "io_getevents"},
+        {220, "semtimedop"},
+        {230, "clock_nanosleep"},
+        {232, "epoll_wait"},
+        {247, "waitid"},
+        {257, "openat"},
+        {270, "pselect6"},
+        {271, "ppoll"},
+        {281, "epoll_pwait"},
+        {288, "accept4"},
+        {299, "recvmmsg"},
+        {307, "sendmmsg"},
+        {441, "epoll_pwait2"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].nr == nr)
@@ -209,8 +234,9 @@ static void on_capture(int signo, siginfo_t *si, void *uc) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     long nr = -1;
     if (kind != SHIM_WAIT_NONE) {
-        r->state = kind == SHIM_WAIT_MUTEX ? TS_MUTEX : kind == SHIM_WAIT_RWLOCK ? TS_RWLOCK
-                                                                                   : TS_COND;
+        r->state = kind == SHIM_WAIT_MUTEX    ? TS_MUTEX
+                   : kind == SHIM_WAIT_RWLOCK ? TS_RWLOCK
+                                              : TS_COND;
         r->lock = shim_tls_v.wait_on;
         r->since = shim_tls_v.wait_since;
     } else if (in_syscall(uc, &nr)) {
@@ -385,8 +411,8 @@ void shim_threads_snapshot(shim_snapshot *s) {
     while (asked) {
         int missing = 0;
         for (int i = 0; i < l.n; i++)
-            missing += at(i)->state != TS_SKIP && !__atomic_load_n(&at(i)->answered,
-                                                                  __ATOMIC_ACQUIRE);
+            missing +=
+                at(i)->state != TS_SKIP && !__atomic_load_n(&at(i)->answered, __ATOMIC_ACQUIRE);
         if (!missing || shim_now_ns() > deadline)
             break;
         struct timespec t = {0, 100000};
