@@ -99,6 +99,7 @@ static int64_t period_ns;
 static int64_t next_reap;
 static bool stopped;      /* sampling ended (final dump, or the program took the signal) */
 static int yielded;       /* atomic: the program took the signal (sigown.c) */
+static int paused;        /* atomic: no live window and no cpu profile: timers off */
 static uint64_t overruns; /* expirations folded into one signal (diagnostic) */
 static uint64_t unarmed;  /* threads not sampled (signal blocked, no slot, no timer) */
 
@@ -415,7 +416,7 @@ static void stop_all(void) {
 }
 
 int shim_cpu_tick(void) {
-    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE) || stopped)
+    if (!shim_cpu_on() || stopped)
         return -1;
     int was = shim_enter();
     int64_t now = shim_now_ns();
@@ -444,7 +445,8 @@ int shim_cpu_drain_ms(void) {
 }
 
 bool shim_cpu_on(void) {
-    return __atomic_load_n(&sig, __ATOMIC_ACQUIRE) != 0;
+    return __atomic_load_n(&sig, __ATOMIC_ACQUIRE) != 0 &&
+           !__atomic_load_n(&paused, __ATOMIC_ACQUIRE);
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -558,29 +560,76 @@ static const char *owned_by_program(int s) {
     return NULL;
 }
 
-void shim_cpu_start(void) {
-    if (!shim_profile_on(SHIM_PROF_CPU))
-        return;
+/* Take the signal and arm every running thread; false (said once) when
+ * the program owns the signal. */
+static bool start_sampling(void) {
+    if (__atomic_load_n(&sig, __ATOMIC_ACQUIRE))
+        return !stopped;
     int s = shim_cfg.cpu_signal;
     const char *why = owned_by_program(s);
     if (why) {
         shim_log("cpu: signal %d %s; the cpu profile is off (choose another with "
                  "MAPPROF_CPU_SIGNAL)",
                  s, why);
-        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
-        return;
+        return false;
     }
     stride = 1 + shim_cfg.depth;
     period_ns = 1000000000 / (int64_t)shim_cfg.cpu_hz;
     next_reap = shim_now_ns() + REAP_NS;
     if (!install_handler_for(s)) {
         shim_log("cpu: cannot install the handler for signal %d; the cpu profile is off", s);
-        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
-        return;
+        return false;
     }
     __atomic_store_n(&sig, s, __ATOMIC_RELEASE);
     shim_sig_own(s, cpu_yield);
     register_existing();
+    return true;
+}
+
+void shim_cpu_start(void) {
+    if (shim_profile_on(SHIM_PROF_CPU) && !start_sampling())
+        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
+}
+
+/*
+ * The live endpoint's /debug/pprof/profile?seconds=N: sampling for a
+ * window, as Go starts CPU profiling for that request. When the cpu
+ * profile is on anyway the window only reads it; otherwise begin arms
+ * every thread (and new ones) and the last end disarms them again, so a
+ * program pays for sampling, and sees its signals, only while asked.
+ * The caller diffs two snapshots. begin: false when the signal is the
+ * program's (said in one line).
+ */
+static int live_windows; /* under cpu_lock */
+
+bool shim_cpu_live_begin(void) {
+    int was = shim_enter();
+    bool ok = start_sampling();
+    if (ok) {
+        shim_spin_lock(&cpu_lock);
+        bool resume = live_windows++ == 0 && __atomic_load_n(&paused, __ATOMIC_RELAXED);
+        __atomic_store_n(&paused, 0, __ATOMIC_RELEASE);
+        shim_spin_unlock(&cpu_lock);
+        if (resume)
+            register_existing();
+        shim_helper_ensure(); /* something must drain the rings */
+    }
+    shim_leave(was);
+    return ok;
+}
+
+void shim_cpu_live_end(void) {
+    int was = shim_enter();
+    shim_spin_lock(&cpu_lock);
+    bool pause = --live_windows == 0 && !shim_profile_on(SHIM_PROF_CPU);
+    if (pause) {
+        __atomic_store_n(&paused, 1, __ATOMIC_RELEASE);
+        for (int i = 0; i < n_slots; i++)
+            if (slots[i])
+                disarm(slots[i]);
+    }
+    shim_spin_unlock(&cpu_lock);
+    shim_leave(was);
 }
 
 /* Is our signal pending on thread tid (thread-directed: SigPnd)? */

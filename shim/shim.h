@@ -406,6 +406,10 @@ void shim_mutex_lock_all(bool lock);
  * (-1: the profile is off). */
 void shim_cpu_start(void);
 bool shim_cpu_on(void);
+/* A live /debug/pprof/profile window (see cpu.c): begin false when the
+ * signal is the program's; every begin is matched by an end. */
+bool shim_cpu_live_begin(void);
+void shim_cpu_live_end(void);
 int shim_cpu_tick(void);
 int shim_cpu_drain_ms(void);
 void shim_cpu_stop(void); /* the final dump is written: no more signals */
@@ -464,6 +468,7 @@ void shim_dump_after_fork(void);
 void shim_dump_lock_all(bool lock);
 
 /* Lifecycle (init.c). */
-pid_t shim_pid(void); /* the pid this image profiles as */
+pid_t shim_pid(void);          /* the pid this image profiles as */
+void shim_helper_ensure(void); /* the helper thread runs (it drains the cpu rings) */
 
 #endif
