@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "block",
-                                                           "grow", "maps",  "cpu"};
+static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "block",  "grow",
+                                                           "maps", "cpu",   "threads"};
 
 /*
  * "all" (and the default) is every profile that only watches: heap,
@@ -26,7 +26,10 @@ static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "blo
  * running thread cpu_hz times a CPU-second, and a signal can cut short a
  * host's poll, epoll_wait or nanosleep with EINTR (signal(7)), which a
  * user asking for "all" must not get without asking (Go does the same:
- * CPU profiling is the one profile a program starts explicitly).
+ * CPU profiling is the one profile a program starts explicitly). threads
+ * must be named too: it is a moment's picture, meant for a signal dump or
+ * the live endpoint (at exit it would show little but the exiting thread),
+ * and each capture signals every thread once.
  */
 #define PROFILES_ALL ((1u << SHIM_PROF_CPU) - 1)
 
@@ -127,8 +130,8 @@ static void get_profiles(struct parse_ctx *pc, shim_getenv_fn get, unsigned *out
         if (!known) {
             char why[128];
             snprintf(why, sizeof why,
-                     "unknown profile \"%.*s\" (known: heap,mutex,block,grow,maps,cpu,all)", (int)n,
-                     p);
+                     "unknown profile \"%.*s\" (known: heap,mutex,block,grow,maps,cpu,threads,all)",
+                     (int)n, p);
             complain(pc, "MAPPROF_PROFILES", s, why, "all");
             return;
         }
@@ -308,7 +311,9 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     get_signal(&pc, get, "MAPPROF_SIGNAL", 0, "no signal", false, &cfg->signal);
     get_u64(&pc, get, "MAPPROF_CPU_HZ", 1, SHIM_MAX_CPU_HZ, SHIM_DEFAULT_CPU_HZ, &v);
     cfg->cpu_hz = (unsigned)v;
-    get_signal(&pc, get, "MAPPROF_CPU_SIGNAL", SIGPROF, "SIGPROF", "cpu timers", &cfg->cpu_signal);
+    get_signal(&pc, get, "MAPPROF_CPU_SIGNAL", SIGPROF, "SIGPROF", true, &cfg->cpu_signal);
+    get_signal(&pc, get, "MAPPROF_THREADS_SIGNAL", SIGRTMIN + 29, "RTMIN+29", true,
+               &cfg->threads_signal);
     get_symbols(&pc, get, &cfg->full_symbols);
     get_empty(&pc, get, &cfg->skip_empty);
     get_http(&pc, get, cfg);

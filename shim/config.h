@@ -16,7 +16,8 @@ enum shim_profile_kind {
     SHIM_PROF_BLOCK,
     SHIM_PROF_GROW,
     SHIM_PROF_MAPS,
-    SHIM_PROF_CPU, /* only when named: it sends signals (see config.c) */
+    SHIM_PROF_CPU,     /* only when named: it sends signals (see config.c) */
+    SHIM_PROF_THREADS, /* only when named: a capture signals every thread */
     SHIM_PROF_COUNT
 };
 
@@ -46,6 +47,7 @@ typedef struct shim_config {
                           * line says which); write (default): every enabled profile */
     unsigned cpu_hz;     /* MAPPROF_CPU_HZ: cpu samples per CPU-second of a thread */
     int cpu_signal;      /* MAPPROF_CPU_SIGNAL: the cpu timers' signal (SIGPROF) */
+    int threads_signal;  /* MAPPROF_THREADS_SIGNAL: the threads capture's (SIGRTMIN+29) */
     /* Live endpoint (http.c): MAPPROF_HTTP is kept as given and parsed by
      * the server, which reports a bad address itself. */
     char http[PATH_MAX];       /* MAPPROF_HTTP: "" = off */

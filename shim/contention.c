@@ -217,9 +217,13 @@ void shim_block_event(int64_t delay) {
  * remain.
  */
 int shim_contended(const void *lock, int (*acquire)(const void *call), const void *call,
-                   bool timeout_waited) {
-    if (!shim_one_in(shim_cfg.mutex_rate))
-        return acquire(call);
+                   bool timeout_waited, enum shim_wait_kind kind) {
+    shim_wait_mark(lock, kind);
+    if (!shim_one_in(shim_cfg.mutex_rate)) {
+        int rc = acquire(call);
+        shim_wait_unmark();
+        return rc;
+    }
     int saved = errno;
     int was = shim_enter();
     bool timed = time_this();
@@ -244,6 +248,7 @@ int shim_contended(const void *lock, int (*acquire)(const void *call), const voi
     }
     if (timed) /* the unwind; table updates are not timed */
         shim_account_ns((t0 - ts) * TIME_EVERY);
+    shim_wait_unmark();
     shim_leave(was);
     errno = saved;
     return rc;

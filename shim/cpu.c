@@ -97,10 +97,14 @@ static unsigned stride; /* words per record: 1 + depth */
 static int sig;         /* 0: the profile is off */
 static int64_t period_ns;
 static int64_t next_reap;
-static bool stopped;      /* sampling ended (final dump, or the program took the signal) */
-static int yielded;       /* atomic: the program installed its own handler */
-static uint64_t overruns; /* expirations folded into one signal (diagnostic) */
-static uint64_t unarmed;  /* threads not sampled (signal blocked, no slot, no timer) */
+static bool stopped;       /* sampling ended (final dump, or the program took the signal) */
+static int yielded;        /* atomic: the program took the signal (sigown.c) */
+static int paused;         /* atomic: no live window and no cpu profile: timers off */
+static uint64_t overruns;  /* expirations folded into one signal (diagnostic) */
+static int64_t handler_ns; /* atomic: time inside the handler, all threads */
+static int64_t drain_ns;   /* time draining (under cpu_lock) */
+static uint64_t samples;   /* atomic: handler runs that recorded something */
+static uint64_t unarmed;   /* threads not sampled (signal blocked, no slot, no timer) */
 
 /* Distinct code for each reason, so a profile shows the reason as a frame.
  * noinline and a body each: identical empty functions could be folded. */
@@ -139,33 +143,12 @@ static int self_tid(void) {
 
 /* ------------------------------------------------------------- handler */
 
-static int program_ignores; /* atomic: the program set SIG_IGN (cpusig.c) */
-
-/*
- * A signal that is not one of our timers' (a kill, a sigqueue): what the
- * program's own disposition would have done. SIG_IGN: nothing. SIG_DFL
- * (the signal terminates by default, config.c allows no other): restore
- * the default and send it again to this thread; it is delivered when this
- * handler returns, and ends the process as it would have.
- */
-static void not_ours(int signo) {
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
-        return;
-    int saved = errno;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    shim_real.sigaction(signo, &dfl, NULL);
-    syscall(SYS_tgkill, getpid(), self_tid(), signo);
-    errno = saved;
-}
-
 static void on_tick(int signo, siginfo_t *si, void *uc) {
     uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
     unsigned idx = (unsigned)(v & 0xfff);
     if (si->si_code != SI_TIMER || (uint32_t)(v & ~(uintptr_t)0xfff) != SLOT_MAGIC ||
         idx >= MAX_SLOTS) {
-        not_ours(signo);
+        shim_sig_not_ours(signo);
         return;
     }
     cpu_slot *s = __atomic_load_n(&slots[idx], __ATOMIC_ACQUIRE);
@@ -182,6 +165,7 @@ static void on_tick(int signo, siginfo_t *si, void *uc) {
         weight += (uint64_t)si->si_overrun;
         __atomic_add_fetch(&overruns, (uint64_t)si->si_overrun, __ATOMIC_RELAXED);
     }
+    int64_t t0 = shim_now_ns(); /* clock_gettime: async-signal-safe (vDSO) */
     uint32_t h = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
     if (h - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >= RING) {
         __atomic_add_fetch(&s->full, weight, __ATOMIC_RELAXED);
@@ -204,6 +188,8 @@ static void on_tick(int signo, siginfo_t *si, void *uc) {
     }
     rec[0] = (uint64_t)d | (uint64_t)why << 16 | (weight > 0xffffffff ? 0xffffffff : weight) << 32;
     __atomic_store_n(&s->head, h + 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&samples, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&handler_ns, shim_now_ns() - t0, __ATOMIC_RELAXED);
     errno = saved;
 }
 
@@ -408,6 +394,7 @@ static bool handler_ours(void) {
 static void drain_all(bool reap) {
     pid_t pid = shim_pid();
     shim_spin_lock(&cpu_lock);
+    int64_t t0 = shim_now_ns();
     for (int i = 0; i < n_slots; i++) {
         cpu_slot *s = slots[i];
         if (!s || !s->tid)
@@ -423,6 +410,7 @@ static void drain_all(bool reap) {
             __atomic_store_n(&s->tid, 0, __ATOMIC_RELEASE);
         }
     }
+    drain_ns += shim_now_ns() - t0;
     shim_spin_unlock(&cpu_lock);
 }
 
@@ -436,14 +424,14 @@ static void stop_all(void) {
 }
 
 int shim_cpu_tick(void) {
-    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE) || stopped)
+    if (!shim_cpu_on() || stopped)
         return -1;
     int was = shim_enter();
     int64_t now = shim_now_ns();
     bool reap = now >= next_reap;
     if (reap)
         next_reap = now + REAP_NS;
-    if (!__atomic_load_n(&yielded, __ATOMIC_ACQUIRE) && !handler_ours()) {
+    if (shim_sig_holds(sig) && !handler_ours()) {
         /* Changed behind libc's back (a raw rt_sigaction, e.g. by another
          * runtime): cpusig.c could not hand it over in order. */
         __atomic_store_n(&yielded, 1, __ATOMIC_RELEASE);
@@ -465,7 +453,8 @@ int shim_cpu_drain_ms(void) {
 }
 
 bool shim_cpu_on(void) {
-    return __atomic_load_n(&sig, __ATOMIC_ACQUIRE) != 0;
+    return __atomic_load_n(&sig, __ATOMIC_ACQUIRE) != 0 &&
+           !__atomic_load_n(&paused, __ATOMIC_ACQUIRE);
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -508,9 +497,11 @@ void shim_cpu_describe(char *buf, size_t cap) {
         armed += slots[i] && slots[i]->tid && slots[i]->armed;
     snprintf(buf, cap,
              "mapprof: cpu_hz=%u cpu_signal=%d threads_sampled_now=%d threads_not_sampled=%llu "
-             "timer_overruns=%llu stopped=%d",
+             "timer_overruns=%llu stopped=%d handler_runs=%llu handler_ns=%lld drain_ns=%lld",
              shim_cfg.cpu_hz, shim_cfg.cpu_signal, armed, (unsigned long long)unarmed,
-             (unsigned long long)__atomic_load_n(&overruns, __ATOMIC_RELAXED), (int)stopped);
+             (unsigned long long)__atomic_load_n(&overruns, __ATOMIC_RELAXED), (int)stopped,
+             (unsigned long long)__atomic_load_n(&samples, __ATOMIC_RELAXED),
+             (long long)__atomic_load_n(&handler_ns, __ATOMIC_RELAXED), (long long)drain_ns);
     shim_spin_unlock(&cpu_lock);
 }
 
@@ -544,6 +535,8 @@ static void register_existing(void) {
         register_tid(self_tid());
 }
 
+static void cpu_yield(void);
+
 static bool install_handler_for(int s) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -561,8 +554,10 @@ static void install_handler(void) {
 }
 
 /* Who owns the signal now: the program (a handler, SIG_IGN, or blocked on
- * this thread), or nobody. NULL when free. */
-static const char *owned_by_program(int s) {
+ * this thread, when this thread is the program's), or nobody. NULL when
+ * free. The live endpoint's thread blocks every signal: its mask says
+ * nothing about the program (threads that block the signal are not armed). */
+static const char *owned_by_program(int s, bool program_thread) {
     struct sigaction old;
     if (shim_real.sigaction(s, NULL, &old) != 0)
         return "cannot be examined";
@@ -570,48 +565,83 @@ static const char *owned_by_program(int s) {
         return old.sa_handler == SIG_IGN ? "is ignored by the program"
                                          : "has a handler installed by the program";
     sigset_t cur;
-    if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, s) == 1)
+    if (program_thread && pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, s) == 1)
         return "is blocked by the program";
     if (s == shim_cfg.signal)
         return "is also MAPPROF_SIGNAL (the dump signal)";
     return NULL;
 }
 
-void shim_cpu_start(void) {
-    if (!shim_profile_on(SHIM_PROF_CPU))
-        return;
+/* Take the signal and arm every running thread; false (said once) when
+ * the program owns the signal. */
+static bool start_sampling(bool program_thread) {
+    if (__atomic_load_n(&sig, __ATOMIC_ACQUIRE))
+        return !stopped;
     int s = shim_cfg.cpu_signal;
-    const char *why = owned_by_program(s);
+    const char *why = owned_by_program(s, program_thread);
     if (why) {
         shim_log("cpu: signal %d %s; the cpu profile is off (choose another with "
                  "MAPPROF_CPU_SIGNAL)",
                  s, why);
-        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
-        return;
+        return false;
     }
     stride = 1 + shim_cfg.depth;
     period_ns = 1000000000 / (int64_t)shim_cfg.cpu_hz;
     next_reap = shim_now_ns() + REAP_NS;
     if (!install_handler_for(s)) {
         shim_log("cpu: cannot install the handler for signal %d; the cpu profile is off", s);
-        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
-        return;
+        return false;
     }
     __atomic_store_n(&sig, s, __ATOMIC_RELEASE);
+    shim_sig_own(s, cpu_yield);
     register_existing();
+    return true;
 }
 
-bool shim_cpu_holds(int s) {
-    return s == __atomic_load_n(&sig, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&yielded, __ATOMIC_ACQUIRE);
+void shim_cpu_start(void) {
+    if (shim_profile_on(SHIM_PROF_CPU) && !start_sampling(true))
+        shim_cfg.profiles &= ~(1u << SHIM_PROF_CPU);
 }
 
-bool shim_cpu_program_ignores(void) {
-    return __atomic_load_n(&program_ignores, __ATOMIC_RELAXED);
+/*
+ * The live endpoint's /debug/pprof/profile?seconds=N: sampling for a
+ * window, as Go starts CPU profiling for that request. When the cpu
+ * profile is on anyway the window only reads it; otherwise begin arms
+ * every thread (and new ones) and the last end disarms them again, so a
+ * program pays for sampling, and sees its signals, only while asked.
+ * The caller diffs two snapshots. begin: false when the signal is the
+ * program's (said in one line).
+ */
+static int live_windows; /* under cpu_lock */
+
+bool shim_cpu_live_begin(void) {
+    int was = shim_enter();
+    bool ok = start_sampling(false); /* called on the live endpoint's thread */
+    if (ok) {
+        shim_spin_lock(&cpu_lock);
+        bool resume = live_windows++ == 0 && __atomic_load_n(&paused, __ATOMIC_RELAXED);
+        __atomic_store_n(&paused, 0, __ATOMIC_RELEASE);
+        shim_spin_unlock(&cpu_lock);
+        if (resume)
+            register_existing();
+        shim_helper_ensure(); /* something must drain the rings */
+    }
+    shim_leave(was);
+    return ok;
 }
 
-void shim_cpu_program_disposition(bool ignore) {
-    __atomic_store_n(&program_ignores, ignore, __ATOMIC_RELAXED);
+void shim_cpu_live_end(void) {
+    int was = shim_enter();
+    shim_spin_lock(&cpu_lock);
+    bool pause = --live_windows == 0 && !shim_profile_on(SHIM_PROF_CPU);
+    if (pause) {
+        __atomic_store_n(&paused, 1, __ATOMIC_RELEASE);
+        for (int i = 0; i < n_slots; i++)
+            if (slots[i])
+                disarm(slots[i]);
+    }
+    shim_spin_unlock(&cpu_lock);
+    shim_leave(was);
 }
 
 /* Is our signal pending on thread tid (thread-directed: SigPnd)? */
@@ -626,7 +656,7 @@ static bool pending_on(int tid) {
  * that none reaches the program's handler. A running or sleeping thread
  * takes its pending signal at once; only one that blocks it keeps it.
  */
-void shim_cpu_yield(void) {
+static void cpu_yield(void) {
     if (__atomic_exchange_n(&yielded, 1, __ATOMIC_ACQ_REL))
         return;
     stop_all();
@@ -659,37 +689,23 @@ static int own_slot(void) {
     return -1;
 }
 
-/* Before exec: no timer of this thread may leave a signal pending for the
- * new image (other threads, and their signals, end with the exec). */
+/* Before exec on this thread (sigown.c then takes what is pending). */
 void shim_cpu_exec_begin(void) {
+    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE))
+        return;
     shim_spin_lock(&cpu_lock);
     int i = own_slot();
     if (i >= 0)
         disarm(slots[i]);
     shim_spin_unlock(&cpu_lock);
-    sigset_t one, old;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    pthread_sigmask(SIG_BLOCK, &one, &old);
-    struct timespec zero = {0, 0};
-    while (shim_real.sigtimedwait(&one, NULL, &zero) == sig)
-        ;
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED)) {
-        /* An ignored signal stays ignored in the new image; a handler
-         * (ours) would be reset to SIG_DFL. */
-        struct sigaction ign;
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        shim_real.sigaction(sig, &ign, NULL);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void install_handler(void);
 
 void shim_cpu_exec_failed(void) {
-    if (__atomic_load_n(&program_ignores, __ATOMIC_RELAXED))
-        install_handler();
+    if (!__atomic_load_n(&sig, __ATOMIC_ACQUIRE) || !shim_sig_holds(sig))
+        return;
+    install_handler(); /* sigown.c may have set SIG_IGN for the new image */
     shim_tls_v.tid = 0;
     register_tid(self_tid());
 }
@@ -720,6 +736,9 @@ void shim_cpu_after_fork(void) {
     shim_table_each(&sums, free_chain, NULL);
     shim_table_clear(&sums);
     __atomic_store_n(&overruns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&samples, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&handler_ns, 0, __ATOMIC_RELAXED);
+    drain_ns = 0;
     unarmed = 0;
     shim_tls_v.tid = 0;
     if (!stopped)

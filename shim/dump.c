@@ -129,6 +129,8 @@ static enum pprof_kind pprof_kind_of(enum shim_profile_kind k) {
         return PPROF_KIND_GROW;
     case SHIM_PROF_CPU:
         return PPROF_KIND_CPU;
+    case SHIM_PROF_THREADS:
+        return PPROF_KIND_THREADS;
     default:
         return PPROF_KIND_MAPS;
     }
@@ -203,6 +205,9 @@ static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     case SHIM_PROF_CPU:
         shim_cpu_snapshot(s);
         break;
+    case SHIM_PROF_THREADS:
+        shim_threads_snapshot(s);
+        break;
     default:
         shim_contention_snapshot(k, s);
         break;
@@ -256,9 +261,12 @@ static int build_one(const struct build_req *req, const pprof_mappings *use_maps
             shim_cpu_describe(line, sizeof line);
             pprof_builder_add_comment(b, line, NULL);
         }
+        if (k == SHIM_PROF_THREADS && *shim_threads_describe())
+            pprof_builder_add_comment(b, shim_threads_describe(), NULL);
     }
-    struct add_ctx ac = {b, &err, rc, k == SHIM_PROF_CPU ? 0u : (unsigned)PPROF_STACK_ALL_RETURN,
-                         1};
+    /* cpu and threads stacks start at an interrupted PC, not a return address */
+    bool exact_leaf = k == SHIM_PROF_CPU || k == SHIM_PROF_THREADS;
+    struct add_ctx ac = {b, &err, rc, exact_leaf ? 0u : (unsigned)PPROF_STACK_ALL_RETURN, 1};
     if (rc == 0)
         shim_snapshot_each(&s, add_sample, &ac);
     ac.sign = -1;

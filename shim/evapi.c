@@ -28,7 +28,7 @@ bool shim_ev_load(void) {
     }
 #define SHIM_EV_LOOKUP(f, lib)                                                                     \
     if (!(*(void **)&shim_ev.f = dlsym(lib, #f))) {                                                \
-        shim_log("live endpoint: libevent lacks %s; no live endpoint", #f);                       \
+        shim_log("live endpoint: libevent lacks %s; no live endpoint", #f);                        \
         return false;                                                                              \
     }
 #define SHIM_EV_CORE_SYM(f)  SHIM_EV_LOOKUP(f, core)

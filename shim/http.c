@@ -454,8 +454,9 @@ static void accept_error(struct evconnlistener *lev, void *arg) {
 
 static void *serve(void *arg) {
     (void)arg;
-    shim_tls_v.guard = 1;   /* this thread belongs to the shim entirely */
-    shim_own_alloc_begin(); /* ... and allocates from mem.c for life */
+    shim_tls_v.guard = 1;      /* this thread belongs to the shim entirely */
+    shim_threads_own_thread(); /* threads captures neither signal nor list it */
+    shim_own_alloc_begin();    /* ... and allocates from mem.c for life */
     for (int i = 0; i < HTTP_MAX_CONNS; i++)
         srv.slots[i].fd = -1;
     struct event_config *ec = event_config_new();
@@ -597,8 +598,10 @@ void shim_http_start(const char *cwd) {
     if (!shim_cfg.http[0])
         return;
     snprintf(srv.cwd, sizeof srv.cwd, "%s", cwd ? cwd : "");
-    if (shim_ev_load()) /* says why when it cannot */
-        start(true);
+    if (!shim_ev_load()) /* says why when it cannot */
+        return;
+    shim_threads_start(); /* the threads profile's capture signal, if free */
+    start(true);
 }
 
 void shim_http_after_fork(void) {

@@ -101,12 +101,19 @@ static uint64_t forks, lineage_seed;
 /* A fork child's helper only drains the cpu profile: the signal pipe is
  * shared with the parent, and periodic dumps are a parent feature. */
 static bool drain_only;
+static int helper_running; /* atomic */
 static void start_thread(void);
+
+void shim_helper_ensure(void) {
+    if (!__atomic_exchange_n(&helper_running, 1, __ATOMIC_ACQ_REL))
+        start_thread();
+}
 
 static void fork_prepare(void) {
     shim_tls_v.guard++; /* stays set until parent/child below */
     __atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
     shim_dump_lock_all(true);
+    shim_threads_lock_all(true);
     shim_cpu_lock_all(true);
     shim_mutex_lock_all(true);
     shim_maps_lock_all(true);
@@ -122,6 +129,7 @@ static void fork_parent(void) {
     shim_maps_lock_all(false);
     shim_mutex_lock_all(false);
     shim_cpu_lock_all(false);
+    shim_threads_lock_all(false);
     shim_dump_lock_all(false);
     shim_tls_v.guard--;
 }
@@ -146,10 +154,12 @@ static void fork_child(void) {
     shim_tls_v.event = (shim_sampler){0};
     if (__atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_FINISHED)
         __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELAXED);
+    shim_threads_after_fork();
     shim_cpu_after_fork();
+    helper_running = 0;  /* threads do not survive fork */
     if (shim_cpu_on()) { /* timers and threads are not inherited: re-arm, drain */
         drain_only = true;
-        start_thread();
+        shim_helper_ensure();
     }
     shim_http_after_fork(); /* never the parent's socket; maybe our own */
     shim_tls_v.guard--;
@@ -170,11 +180,12 @@ static void on_signal(int sig) {
 static void *helper(void *arg) {
     (void)arg;
     shim_tls_v.guard = 1; /* this thread belongs to the shim entirely */
+    shim_threads_own_thread();
     bool dumps = !drain_only;
     const int64_t every = (int64_t)shim_cfg.interval * 1000000000;
     int64_t next = shim_now_ns() + every;
-    int cpu_ms = shim_cpu_on() ? shim_cpu_drain_ms() : -1;
     for (;;) {
+        int cpu_ms = shim_cpu_on() ? shim_cpu_drain_ms() : -1; /* a live window may open */
         int fd = dumps ? pipe_fds[0] : -1;
         int wait_ms = -1;
         if (dumps && every) {
@@ -183,14 +194,17 @@ static void *helper(void *arg) {
         }
         if (cpu_ms >= 0 && (wait_ms < 0 || cpu_ms < wait_ms))
             wait_ms = cpu_ms;
-        if (fd < 0 && wait_ms < 0)
-            return NULL; /* nothing left to wait for */
+        if (fd < 0 && wait_ms < 0) {
+            /* nothing left to wait for; shim_helper_ensure starts another */
+            __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+            return NULL;
+        }
         struct pollfd pfd = {fd, POLLIN, 0};
         int r = fd >= 0 ? poll(&pfd, 1, wait_ms) : poll(NULL, 0, wait_ms);
         if (__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_ACTIVE)
             return NULL;
         if (cpu_ms >= 0)
-            cpu_ms = shim_cpu_tick();
+            shim_cpu_tick();
         if (r > 0 && (pfd.revents & (POLLNVAL | POLLERR | POLLHUP))) {
             /* The program closed our pipe (daemons close every fd): stop
              * watching it rather than spin, keep the rest. */
@@ -244,7 +258,7 @@ static void start_helper(void) {
     }
     if (!shim_cfg.signal && !shim_cfg.interval && !shim_cpu_on())
         return;
-    start_thread();
+    shim_helper_ensure();
 }
 
 /* The helper thread, started with every signal blocked so that it never
@@ -257,11 +271,13 @@ static void start_thread(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, helper, NULL) != 0)
+    if (pthread_create(&th, &attr, helper, NULL) != 0) {
+        __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
         shim_log(drain_only ? "cpu: cannot start the helper thread in a fork child; its cpu "
                               "samples beyond a few per thread are counted, not unwound"
                             : "cannot start the helper thread; signal and interval dumps and "
                               "cpu draining are off");
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -303,6 +319,8 @@ __attribute__((constructor)) static void shim_init(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELEASE);
     shim_cpu_start();
+    if (shim_profile_on(SHIM_PROF_THREADS))
+        shim_threads_start();
     start_helper();
     shim_http_start(dir); /* MAPPROF_HTTP: the live endpoint (http.c) */
 out:

@@ -13,8 +13,12 @@
  *                            on the event loop, so other requests are
  *                            served meanwhile (at most 8 deltas at once).
  *   /debug/pprof/profile     the cpu profile over seconds=N (default 30), as
- *                            the same difference, when the program runs
- *                            with it (MAPPROF_PROFILES has cpu)
+ *                            the same difference; the request opens a
+ *                            sampling window when the program does not
+ *                            run with the cpu profile
+ *   /debug/pprof/threads     every thread's stack now (goroutine: the
+ *                            same, Go's name); debug=2 one block per
+ *                            thread with its state and lock wait
  *   /debug/pprof/cmdline     the arguments, NUL-separated
  *   /debug/pprof/symbol      GET: "num_symbols: 1"; POST (or a query)
  *                            "0xA+0xB": one "0xA name" line per address
@@ -24,9 +28,10 @@
  * Every answer has "X-Content-Type-Options: nosniff".
  *
  * The profiles table below is the one place profile names live: a new
- * kind is one row. A row whose kind is LIVE_NONE is listed but answers
- * 501 (not part of this build) rather than anything made up.
+ * kind is one row. A row whose kind is LIVE_NONE answers 501 (not part
+ * of this build) rather than anything made up.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -60,18 +65,20 @@ static const live_profile profiles[] = {
     {"block", SHIM_PROF_BLOCK, false, true, false,
      "Stack traces that led to blocking on condition variables and waits"},
     /* Go's name for the threads profile, so scrapers asking for it get it. */
-    {"goroutine", LIVE_NONE, false, true, false, "Stack traces of all threads (alias of threads)"},
+    {"goroutine", SHIM_PROF_THREADS, false, true, false,
+     "Stack traces of all threads (alias of threads)"},
     {"grow", SHIM_PROF_GROW, false, true, false, "Stack traces of Go-style map grows"},
     {"heap", SHIM_PROF_HEAP, false, true, false,
      "A sampling of memory allocations of live objects"},
     {"maps", SHIM_PROF_MAPS, false, false, false, "Live maps by creation site"},
     {"mutex", SHIM_PROF_MUTEX, false, true, false, "Stack traces of holders of contended mutexes"},
-    /* The cpu profile over ?seconds= (default 30), like Go's /profile. It
-     * is recorded only when the program runs with it (MAPPROF_PROFILES
-     * names cpu): the endpoint never starts timers in a host by itself. */
+    /* The cpu profile over ?seconds= (default 30), like Go's /profile: the
+     * request opens a sampling window (cpu.c), so threads are sampled only
+     * while some request asks, unless the program runs with the profile. */
     {"profile", SHIM_PROF_CPU, false, true, true,
-     "CPU profile over the given seconds (needs MAPPROF_PROFILES with cpu)"},
-    {"threads", LIVE_NONE, false, true, false, "Stack traces of all threads"},
+     "CPU profile. You can specify the duration in the seconds GET parameter"},
+    {"threads", SHIM_PROF_THREADS, false, true, false,
+     "Stack traces of all current threads, with their state and lock waits"},
 };
 #define N_PROFILES (sizeof profiles / sizeof profiles[0])
 
@@ -206,6 +213,7 @@ typedef struct delta_job {
     const live_profile *lp;
     shim_snapshot base;
     int64_t base_wall;
+    bool cpu_window; /* shim_cpu_live_begin was called: end it */
 } delta_job;
 
 static int64_t wall_ns(void) {
@@ -220,6 +228,8 @@ static void delta_done(evutil_socket_t fd, short what, void *arg) {
     delta_job *job = arg;
     deltas_in_flight--;
     build_and_send(job->req, job->lp, 0, &job->base, job->base_wall);
+    if (job->cpu_window)
+        shim_cpu_live_end();
     free(job);
 }
 
@@ -236,11 +246,23 @@ static void start_delta(struct evhttp_request *req, const live_profile *lp, long
     }
     job->req = req;
     job->lp = lp;
+    if (lp->timed) {
+        if (!shim_cpu_live_begin()) {
+            free(job);
+            fail(req, 500, "Internal Server Error", LIVE_ERR_PARAM,
+                 "Could not enable CPU profiling: the program uses the cpu profile's signal "
+                 "(MAPPROF_CPU_SIGNAL chooses another)");
+            return;
+        }
+        job->cpu_window = true;
+    }
     job->base_wall = wall_ns();
     shim_take_snapshot((enum shim_profile_kind)lp->kind, &job->base);
     struct timeval tv = {(time_t)sec, 0};
     if (event_base_once(live_base, -1, EV_TIMEOUT, delta_done, job, &tv) != 0) {
         shim_snapshot_free(&job->base);
+        if (job->cpu_window)
+            shim_cpu_live_end();
         free(job);
         fail(req, 500, "Internal Server Error", LIVE_ERR_BUILD, "cannot start a timer");
         return;
@@ -274,12 +296,6 @@ static void serve_profile(struct evhttp_request *req, const live_profile *lp, st
     int debug = param_int(evhttp_find_header(q, "debug"));
     const char *sec_s = evhttp_find_header(q, "seconds");
     if (lp->timed) {
-        if (!shim_profile_on((enum shim_profile_kind)lp->kind)) {
-            fail(req, 500, "Internal Server Error", LIVE_ERR_PARAM,
-                 "Could not enable CPU profiling: the cpu profile is off in this process (start "
-                 "it with MAPPROF_PROFILES including cpu, or mapprof run --cpu)");
-            return;
-        }
         long long sec = sec_s ? strtoll(sec_s, NULL, 10) : 0;
         if (sec <= 0)
             sec = 30; /* Go's default, also for a bad value */
@@ -324,6 +340,18 @@ static void serve_profile(struct evhttp_request *req, const live_profile *lp, st
 
 /* ------------------------------------------------------------ the others */
 
+/* Threads of the process, from /proc/self/task. */
+static size_t count_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    size_t n = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static void serve_index(struct evhttp_request *req) {
     struct evbuffer *b = evbuffer_new();
     if (!b) {
@@ -336,22 +364,26 @@ static void serve_index(struct evhttp_request *req) {
                            "<table>\n<thead><td>Count</td><td>Profile</td></thead>\n");
     for (size_t i = 0; i < N_PROFILES; i++) {
         const live_profile *lp = &profiles[i];
-        if (lp->kind == LIVE_NONE ||
-            (lp->timed && !shim_profile_on((enum shim_profile_kind)lp->kind)))
-            continue;
-        shim_snapshot s = {0};
-        shim_take_snapshot((enum shim_profile_kind)lp->kind, &s);
-        size_t n = s.n;
-        shim_snapshot_free(&s);
+        if (lp->kind == LIVE_NONE || lp->timed)
+            continue; /* a timed profile (cpu) has no count now: listed below */
+        size_t n = 0;
+        if (lp->kind == SHIM_PROF_THREADS) {
+            n = count_threads(); /* a capture would signal every thread */
+        } else {
+            shim_snapshot s = {0};
+            shim_take_snapshot((enum shim_profile_kind)lp->kind, &s);
+            n = s.n;
+            shim_snapshot_free(&s);
+        }
         evbuffer_add_printf(b, "<tr><td>%zu</td><td><a href='%s?debug=1'>%s</a></td></tr>\n", n,
                             lp->name, lp->name);
     }
-    evbuffer_add_printf(b, "<tr><td></td><td><a href='cmdline'>cmdline</a></td></tr>\n"
+    evbuffer_add_printf(b, "<tr><td></td><td><a href='profile'>profile</a></td></tr>\n"
+                           "<tr><td></td><td><a href='cmdline'>cmdline</a></td></tr>\n"
                            "<tr><td></td><td><a href='symbol'>symbol</a></td></tr>\n"
                            "</table>\n<br>\n<p>Profile Descriptions:</p>\n<ul>\n");
     for (size_t i = 0; i < N_PROFILES; i++)
-        if (profiles[i].kind != LIVE_NONE &&
-            (!profiles[i].timed || shim_profile_on((enum shim_profile_kind)profiles[i].kind)))
+        if (profiles[i].kind != LIVE_NONE)
             evbuffer_add_printf(b, "<li><div class=profile-name>%s: </div> %s</li>\n",
                                 profiles[i].name, profiles[i].doc);
     evbuffer_add_printf(b, "</ul>\n</body>\n</html>\n");

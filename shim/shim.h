@@ -40,7 +40,14 @@ typedef struct shim_tls {
     int tid;            /* this thread's kernel id, 0 until mutex_kind0.c needs it */
     int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
     int no_unwind;      /* in dlclose: cpu samples here are not unwound (cpu.c) */
+    /* What this thread waits for now (lock.h's shim_wait_mark), read by
+     * the threads profile's handler on this thread: */
+    int wait_kind;       /* enum shim_wait_kind; written last */
+    const void *wait_on; /* the mutex, rwlock or condition variable */
+    int64_t wait_since;  /* monotonic ns */
 } shim_tls;
+
+enum shim_wait_kind { SHIM_WAIT_NONE, SHIM_WAIT_MUTEX, SHIM_WAIT_RWLOCK, SHIM_WAIT_COND };
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
 
@@ -268,6 +275,8 @@ int shim_stack_capture(uint64_t *pcs, int cap);
  * argument), its exact PC first. -1 when this thread cannot be unwound
  * now (it was inside libunwind, or a fork is being prepared). */
 int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap);
+/* Is pc in the shim's own code (async-signal-safe)? */
+bool shim_stack_is_own(uint64_t pc);
 /* The interned copy of pcs[0..depth), or NULL when out of memory. */
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth);
 /* A capture + intern in one call; NULL on failure (counted). */
@@ -397,6 +406,10 @@ void shim_mutex_lock_all(bool lock);
  * (-1: the profile is off). */
 void shim_cpu_start(void);
 bool shim_cpu_on(void);
+/* A live /debug/pprof/profile window (see cpu.c): begin false when the
+ * signal is the program's; every begin is matched by an end. */
+bool shim_cpu_live_begin(void);
+void shim_cpu_live_end(void);
 int shim_cpu_tick(void);
 int shim_cpu_drain_ms(void);
 void shim_cpu_stop(void); /* the final dump is written: no more signals */
@@ -407,17 +420,32 @@ int64_t shim_cpu_period_ns(void);
 void shim_cpu_describe(char *buf, size_t cap); /* one comment line */
 void shim_cpu_lock_all(bool lock);
 void shim_cpu_after_fork(void);
-/* The program's view of the cpu signal (cpusig.c keeps it, cpu.c acts on
- * it): holds — the profile's handler is installed for s; the program's
- * own disposition (SIG_DFL or SIG_IGN) while it is; yield — the program
- * installs a handler: stop sampling for good and hand the signal over;
- * exec_begin/exec_failed — around an exec on this thread. */
-bool shim_cpu_holds(int s);
-bool shim_cpu_program_ignores(void);
-void shim_cpu_program_disposition(bool ignore);
-void shim_cpu_yield(void);
+/* The threads profile (threads.c): start takes the capture signal (from
+ * the constructor when the profile is on, or by the live endpoint;
+ * idempotent); own_thread marks the calling thread as the shim's (left
+ * out of captures); snapshot captures every thread now. */
+void shim_threads_start(void);
+extern int shim_threads_marks; /* atomic: lock waits are marked for captures */
+void shim_threads_own_thread(void);
+void shim_threads_snapshot(shim_snapshot *s);
+const char *shim_threads_describe(void); /* a comment line, or "" */
+void shim_threads_exec_failed(void);
+void shim_threads_lock_all(bool lock);
+void shim_threads_after_fork(void);
+
+/* Around an exec on this thread (sigown.c): the cpu timer stops, and is
+ * armed again when the exec failed. */
 void shim_cpu_exec_begin(void);
 void shim_cpu_exec_failed(void);
+
+/* The signals the shim takes (sigown.c): own — s now has the shim's
+ * handler, yield is called (once, guard set) when the program installs a
+ * handler of its own; holds — s is the shim's and not yielded; not_ours —
+ * from the shim's handler, for a signal that is not the shim's own: the
+ * effect of the program's disposition (async-signal-safe). */
+void shim_sig_own(int s, void (*yield)(void));
+bool shim_sig_holds(int s);
+void shim_sig_not_ours(int s);
 
 /* Why a dump runs (comments only). */
 enum shim_dump_reason {
@@ -460,6 +488,7 @@ void shim_http_start(const char *cwd);
 void shim_http_after_fork(void);
 
 /* Lifecycle (init.c). */
-pid_t shim_pid(void); /* the pid this image profiles as */
+pid_t shim_pid(void);          /* the pid this image profiles as */
+void shim_helper_ensure(void); /* the helper thread runs (it drains the cpu rings) */
 
 #endif

@@ -165,6 +165,10 @@ int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap) {
     return d;
 }
 
+bool shim_stack_is_own(uint64_t pc) {
+    return pc >= own_lo && pc < own_hi;
+}
+
 uint64_t shim_stack_failures(void) {
     return __atomic_load_n(&failures, __ATOMIC_RELAXED);
 }

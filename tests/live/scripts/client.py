@@ -231,7 +231,8 @@ def scrape(addr, outdir, who, interval):
         jobs = [("memory", "/debug/pprof/allocs", False), ("heap", "/debug/pprof/heap", False),
                 ("mutex", "/debug/pprof/mutex", False), ("block", "/debug/pprof/block", False),
                 ("grow", "/debug/pprof/grow", True), ("maps", "/debug/pprof/maps", False),
-                ("process_cpu", "/debug/pprof/profile", True)]
+                ("process_cpu", "/debug/pprof/profile", True),
+                ("goroutine", "/debug/pprof/goroutine", False)]
         ua = "conprof/v0.0.0"
         seconds = interval
     else:
@@ -240,7 +241,8 @@ def scrape(addr, outdir, who, interval):
         # interval - 1) and "maps".
         jobs = [("memory", "/debug/pprof/allocs", False), ("mutex", "/debug/pprof/mutex", False),
                 ("block", "/debug/pprof/block", False), ("grow", "/debug/pprof/grow", True),
-                ("maps", "/debug/pprof/maps", False), ("process_cpu", "/debug/pprof/profile", True)]
+                ("maps", "/debug/pprof/maps", False), ("process_cpu", "/debug/pprof/profile", True),
+                ("goroutine", "/debug/pprof/goroutine", False)]
         ua = "GrafanaAgent/v0.0.0"
         seconds = max(1, interval - 1)
     for name, path, delta in jobs:

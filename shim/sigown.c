@@ -1,63 +1,121 @@
 /*
- * cpusig.c — the cpu profile's signal stays invisible to the program.
+ * sigown.c — the signals the shim takes for itself stay the program's.
  *
- * While the cpu profile holds its signal (MAPPROF_CPU_SIGNAL, SIGPROF by
- * default; it takes it only when the program left it at SIG_DFL), the
- * program's view of that signal is kept as if the shim were absent:
+ * The shim takes a signal only when the program left it at SIG_DFL: the
+ * cpu profile's timer signal (MAPPROF_CPU_SIGNAL) and the threads
+ * profile's capture signal (MAPPROF_THREADS_SIGNAL). While it holds one,
+ * the program's view of that signal is kept as if the shim were absent:
  *
  *   sigaction / signal / sysv_signal: a query answers the program's own
  *     disposition (SIG_DFL, or SIG_IGN once it asked for that). Setting
- *     SIG_DFL or SIG_IGN is recorded and emulated by cpu.c's handler
- *     (a kill() of the signal then terminates or is ignored as it would
- *     be). Installing a handler means the program uses the signal: the
- *     cpu profile yields it first (timers deleted, pending timer signals
- *     delivered to the shim, one line), then the program's handler is
- *     installed exactly as asked. coreutils sort does this (its cleanup
- *     handler covers SIGPROF), and so does any program that profiles
- *     itself.
+ *     SIG_DFL or SIG_IGN is recorded, and the shim's handler gives a
+ *     signal that is not its own (a kill, a sigqueue from elsewhere) that
+ *     effect (shim_sig_not_ours). Installing a handler means the program
+ *     uses the signal: the shim yields it first (the owner's yield: timers
+ *     deleted, pending signals of its own taken, one line), then the
+ *     program's handler is installed exactly as asked. coreutils sort does
+ *     this for SIGPROF (its cleanup handler), and so does any program that
+ *     profiles itself.
  *   sigwait, sigwaitinfo, sigtimedwait, signalfd: a program that blocks
  *     every signal and waits for them synchronously (a daemon's signal
- *     thread) would receive a pending timer signal; the signal is taken out
- *     of the set it waits for (unless it is the only member: then the
- *     program asked for exactly that signal and gets its call unchanged).
- *   the exec family: a timer signal pending at execve would survive into
- *     the new image, where its disposition is back to SIG_DFL and kills
- *     it. Before the real call the thread deletes its timer and takes any
- *     pending timer signal; a failed exec re-arms it. A program that had
- *     set SIG_IGN gets it ignored in the new image, as without the shim.
+ *     thread) would receive one of the shim's pending signals; held
+ *     signals are taken out of the set it waits for (unless that empties
+ *     it: then the program asked for exactly those, and gets its call
+ *     unchanged).
+ *   the exec family: a signal of the shim pending at execve would survive
+ *     into the new image, where its disposition is back to SIG_DFL and
+ *     kills it. Before the real call the thread stops its cpu timer and
+ *     takes any pending held signal; a failed exec re-arms it. A program
+ *     that had set SIG_IGN gets it ignored in the new image, as without
+ *     the shim.
  *
  * Everything else passes straight through, and so does every call while
- * the profile does not hold a signal or from the shim itself (guard).
+ * no signal is held or from the shim itself (guard).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim/shim.h"
 
-/* Does the cpu profile hold s right now (and the call is the program's)? */
+#define MAX_OWNED 2
+
+static struct owned {
+    int sig;             /* 0: unused slot */
+    int ignores;         /* atomic: the program set SIG_IGN */
+    int yielded;         /* atomic: the program took it back */
+    void (*yield)(void); /* the owner lets go (called once, guard set) */
+} owned[MAX_OWNED];
+
+static struct owned *find(int s) {
+    for (int i = 0; i < MAX_OWNED; i++)
+        if (s > 0 && __atomic_load_n(&owned[i].sig, __ATOMIC_ACQUIRE) == s)
+            return &owned[i];
+    return NULL;
+}
+
+void shim_sig_own(int s, void (*yield)(void)) {
+    for (int i = 0; i < MAX_OWNED; i++)
+        if (!owned[i].sig || owned[i].sig == s) {
+            owned[i].yield = yield;
+            owned[i].ignores = 0;
+            owned[i].yielded = 0;
+            __atomic_store_n(&owned[i].sig, s, __ATOMIC_RELEASE);
+            return;
+        }
+}
+
+bool shim_sig_holds(int s) {
+    struct owned *o = find(s);
+    return o && !__atomic_load_n(&o->yielded, __ATOMIC_ACQUIRE);
+}
+
+/* From a handler: a signal that is not the shim's own, given the effect
+ * of the program's disposition. SIG_IGN: nothing. SIG_DFL (every held
+ * signal ends the process by default; config.c allows no other): restore
+ * the default and send it again to this thread; it is delivered when the
+ * handler returns and ends the process as it would have. */
+void shim_sig_not_ours(int s) {
+    struct owned *o = find(s);
+    if (o && __atomic_load_n(&o->ignores, __ATOMIC_RELAXED))
+        return;
+    int saved = errno;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    shim_real.sigaction(s, &dfl, NULL);
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), s);
+    errno = saved;
+}
+
+/* Does the shim hold s right now (and the call is the program's)? */
 static bool held(int s) {
-    return !shim_tls_v.guard && s > 0 && shim_cpu_holds(s);
+    return !shim_tls_v.guard && shim_sig_holds(s);
 }
 
-static void program_view(struct sigaction *old) {
+static void program_view(int s, struct sigaction *old) {
+    struct owned *o = find(s);
     memset(old, 0, sizeof *old);
-    old->sa_handler = shim_cpu_program_ignores() ? SIG_IGN : SIG_DFL;
+    old->sa_handler = o && __atomic_load_n(&o->ignores, __ATOMIC_RELAXED) ? SIG_IGN : SIG_DFL;
 }
 
-/* The program sets the disposition of the held signal: see the header. */
+/* The program sets the disposition of a held signal: see the header. */
 static int set_held(int s, const struct sigaction *act, struct sigaction *old) {
+    struct owned *o = find(s);
     struct sigaction prev;
-    program_view(&prev);
+    program_view(s, &prev);
     if (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN) {
-        shim_cpu_program_disposition(act->sa_handler == SIG_IGN);
+        __atomic_store_n(&o->ignores, act->sa_handler == SIG_IGN, __ATOMIC_RELAXED);
     } else {
-        int was = shim_enter();
-        shim_cpu_yield();
-        shim_leave(was);
+        if (!__atomic_exchange_n(&o->yielded, 1, __ATOMIC_ACQ_REL)) {
+            int was = shim_enter();
+            o->yield();
+            shim_leave(was);
+        }
         if (shim_real.sigaction(s, act, NULL) != 0)
             return -1;
     }
@@ -75,7 +133,7 @@ SHIM_EXPORT int sigaction(int s, const struct sigaction *act, struct sigaction *
         return shim_real.sigaction(s, act, old);
     if (!act) {
         if (old)
-            program_view(old);
+            program_view(s, old);
         return 0;
     }
     return set_held(s, act, old);
@@ -115,14 +173,21 @@ SHIM_EXPORT sighandler_t sysv_signal(int s, sighandler_t h) {
 
 /* ------------------------------------------------------ synchronous waits */
 
-/* set without the held signal in *out; returns the set to pass on. */
+/* set without the held signals in *out; returns the set to pass on. */
 static const sigset_t *without_held(const sigset_t *set, sigset_t *out) {
-    int s = shim_cfg.cpu_signal;
-    if (!set || !held(s) || sigismember(set, s) != 1)
+    if (!set || shim_tls_v.guard)
         return set;
-    *out = *set;
-    sigdelset(out, s);
-    return sigisemptyset(out) ? set : out;
+    bool changed = false;
+    for (int i = 0; i < MAX_OWNED; i++) {
+        int s = __atomic_load_n(&owned[i].sig, __ATOMIC_ACQUIRE);
+        if (!s || !held(s) || sigismember(set, s) != 1)
+            continue;
+        if (!changed)
+            *out = *set;
+        changed = true;
+        sigdelset(out, s);
+    }
+    return !changed || sigisemptyset(out) ? set : out;
 }
 
 SHIM_EXPORT int sigwait(const sigset_t *set, int *sig) {
@@ -163,11 +228,36 @@ SHIM_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
 
 /* Before an exec on this thread; returns whether to call exec_failed. */
 static bool exec_begin(void) {
-    if (!held(shim_cfg.cpu_signal))
+    sigset_t mine, old;
+    sigemptyset(&mine);
+    bool any = false;
+    for (int i = 0; i < MAX_OWNED; i++) {
+        int s = __atomic_load_n(&owned[i].sig, __ATOMIC_ACQUIRE);
+        if (s && held(s)) {
+            sigaddset(&mine, s);
+            any = true;
+        }
+    }
+    if (!any)
         return false;
     int saved = errno;
     int was = shim_enter();
-    shim_cpu_exec_begin();
+    shim_cpu_exec_begin(); /* no new timer signal for this thread */
+    pthread_sigmask(SIG_BLOCK, &mine, &old);
+    struct timespec zero = {0, 0};
+    while (shim_real.sigtimedwait(&mine, NULL, &zero) > 0)
+        ;
+    for (int i = 0; i < MAX_OWNED; i++)
+        if (owned[i].sig && sigismember(&mine, owned[i].sig) == 1 &&
+            __atomic_load_n(&owned[i].ignores, __ATOMIC_RELAXED)) {
+            /* An ignored signal stays ignored in the new image; a
+             * handler (the shim's) would be reset to SIG_DFL. */
+            struct sigaction ign;
+            memset(&ign, 0, sizeof ign);
+            ign.sa_handler = SIG_IGN;
+            shim_real.sigaction(owned[i].sig, &ign, NULL);
+        }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     shim_leave(was);
     errno = saved;
     return true;
@@ -179,6 +269,7 @@ static void exec_failed(bool began) {
     int saved = errno;
     int was = shim_enter();
     shim_cpu_exec_failed();
+    shim_threads_exec_failed();
     shim_leave(was);
     errno = saved;
 }
