@@ -300,11 +300,37 @@ fail:
     return -1;
 }
 
+/*
+ * At a normal exit the process that made them removes its unix socket and
+ * its .http file: a stale file would send a scraper to a port another
+ * process may own by then. (A fork child inherits this handler and the
+ * paths: the pid check keeps it off the parent's files.) _exit and
+ * crashes leave them; a later bind on the same path removes a stale
+ * socket.
+ */
+static pid_t announced_by;
+static char announced[PATH_MAX + 64];
+
+static void forget_files(void) {
+    if (!announced_by || getpid() != announced_by)
+        return;
+    int saved = errno;
+    unlink(announced);
+    if (srv.unix_path[0])
+        unlink(srv.unix_path);
+    errno = saved;
+}
+
 /* <MAPPROF_OUT>.<pid>.http: one line, the address; written to a temporary
  * file (O_EXCL|O_NOFOLLOW) renamed into place. */
 static void announce(void) {
     char path[PATH_MAX + 64], tmp[PATH_MAX + 96], line[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s.%d.http", shim_cfg.out, (int)getpid());
+    static bool registered;
+    if (!registered && atexit(forget_files) == 0)
+        registered = true;
+    snprintf(announced, sizeof announced, "%s", path);
+    announced_by = getpid();
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)gettid());
     int n = snprintf(line, sizeof line, "%s\n", srv.shown);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -27,6 +27,7 @@ typedef struct lv_run {
     char dir[512];  /* run directory (absolute): mp.* profiles, out, err, rc, stop */
     char addr[700]; /* as announced: HOST:PORT, [V6]:PORT or unix:PATH */
     char url[720];  /* http://HOST:PORT (TCP only) */
+    int pid;        /* the process that announced the address */
 } lv_run;
 
 /* The build directory as an absolute path (tests cd into run directories). */
@@ -129,6 +130,9 @@ static inline void lv_start(lv_run *r, const char *tag, const char *env, const c
         char *err = th_read_file(errf, NULL);
         CHECK_MSG(false, "no .http file in %s; stderr:\n%s", r->dir, err ? err : "");
     }
+    const char *base = strrchr(f, '/');
+    if (!base || sscanf(base, "/mp.%d.http", &r->pid) != 1)
+        r->pid = 0;
     char *txt = NULL;
     for (int i = 0; i < 100 && !(txt = th_read_file(f, NULL)); i++)
         lv_sleep_ms(10);
