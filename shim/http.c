@@ -510,9 +510,10 @@ static void *serve(void *arg) {
     evhttp_set_max_headers_size(http, HTTP_HEADERS_MAX);
     evhttp_set_max_body_size(http, HTTP_BODY_MAX);
     evhttp_set_timeout(http, HTTP_IO_TIMEOUT);
+    /* every method evhttp knows reaches live.c, which answers 405 as Go */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                         EVHTTP_REQ_PATCH);
+                                         EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_bevcb(http, new_bev, NULL);
     evconnlistener_set_error_cb(srv.lev, accept_error);
     shim_live_attach(http, srv.base);
