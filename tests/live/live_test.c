@@ -160,36 +160,39 @@ TEST_TIMEOUT(live, go_tool_pprof_every_profile, 300) {
     CHECK_EQ_I(lv_stop(&r), 0);
 }
 
-TEST_TIMEOUT(live, parca_scrape_sequence, 120) {
+/* Play one scraper's sequence `rounds` times at `interval` seconds against
+ * liveprog started with env; every reply passes pprofcheck too. */
+static void scrape(const char *who, const char *env, int interval, int rounds, int profiles) {
     NEED_TOOL("go");
     lv_run r;
-    lv_start(&r, "parca", "MAPPROF_HTTP=0 MAPPROF_PROFILES=all,cpu", prog_cmd(3000, 4, "default"));
-    char *out = NULL;
-    char args[1400];
-    for (int round = 0; round < 2; round++) {
-        snprintf(args, sizeof args, "scrape '%s' '%s' parca 1", r.addr, r.dir);
+    lv_start(&r, who, env, prog_cmd(3000, 4, "default"));
+    char extra[600], want[64];
+    snprintf(extra, sizeof extra, "'%s' %s %d", r.dir, who, interval);
+    snprintf(want, sizeof want, "%s scrape ok: %d profiles", who, profiles);
+    for (int round = 0; round < rounds; round++) {
+        char *out = NULL;
+        char args[1400];
+        snprintf(args, sizeof args, "scrape '%s' %s", r.addr, extra);
         int rc = th_sh(&out, "%s %s", lv_client(), args);
         CHECK_MSG(rc == 0, "%s", out);
-        CHECK_CONTAINS(out, "parca scrape ok: 8 profiles");
+        CHECK_CONTAINS(out, want);
         free(out);
     }
-    valid(&r, "parca-*.pb.gz");
+    char files[64];
+    snprintf(files, sizeof files, "%s-*.pb.gz", who);
+    valid(&r, files);
     CHECK_EQ_I(lv_stop(&r), 0);
 }
 
+/* Parca: every profile as configured, twice; the cpu profile on from the
+ * start (the window only reads it). */
+TEST_TIMEOUT(live, parca_scrape_sequence, 120) {
+    scrape("parca", "MAPPROF_HTTP=0 MAPPROF_PROFILES=all,cpu", 1, 2, 8);
+}
+
+/* Alloy: the cpu profile off, so process_cpu opens sampling windows. */
 TEST_TIMEOUT(live, alloy_scrape_sequence, 120) {
-    NEED_TOOL("go");
-    lv_run r;
-    lv_start(&r, "alloy", "MAPPROF_HTTP=0", prog_cmd(3000, 4, "default"));
-    char *out = NULL;
-    char args[1400];
-    snprintf(args, sizeof args, "scrape '%s' '%s' alloy 2", r.addr, r.dir);
-    int rc = th_sh(&out, "%s %s", lv_client(), args);
-    CHECK_MSG(rc == 0, "%s", out);
-    CHECK_CONTAINS(out, "alloy scrape ok: 7 profiles");
-    free(out);
-    valid(&r, "alloy-*.pb.gz");
-    CHECK_EQ_I(lv_stop(&r), 0);
+    scrape("alloy", "MAPPROF_HTTP=0", 2, 1, 7);
 }
 
 TEST_TIMEOUT(live, go_semantics, 120) {
