@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -480,9 +481,10 @@ static void accept_error(struct evconnlistener *lev, void *arg) {
 
 static void *serve(void *arg) {
     (void)arg;
-    shim_tls_v.guard = 1;      /* this thread belongs to the shim entirely */
-    shim_threads_own_thread(); /* threads captures neither signal nor list it */
-    shim_own_alloc_begin();    /* ... and allocates from mem.c for life */
+    shim_tls_v.guard = 1;               /* this thread belongs to the shim entirely */
+    shim_threads_own_thread();          /* threads captures neither signal nor list it */
+    prctl(PR_SET_NAME, "mapprof-http"); /* how ps, top and gdb show it */
+    shim_own_alloc_begin();             /* ... and allocates from mem.c for life */
     for (int i = 0; i < HTTP_MAX_CONNS; i++)
         srv.slots[i].fd = -1;
     struct event_config *ec = event_config_new();

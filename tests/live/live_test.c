@@ -716,3 +716,44 @@ TEST_TIMEOUT(live, threads_lock_waiters, 120) {
     free(out);
     CHECK_EQ_I(lv_stop(&r), 0);
 }
+
+/* A SIGPIPE raised on the server's thread (what a write to a reset
+ * connection does) stays there: the thread blocks it and consumes it at
+ * the next request, and the host, which leaves SIGPIPE at its default
+ * (death), lives on and prints what it prints alone. The signal is sent
+ * with tgkill to the thread named mapprof-http, as the kernel would. */
+TEST_TIMEOUT(live, sigpipe_on_server_thread_consumed, 60) {
+    lv_run plain, r;
+    lv_spawn(&plain, "plain", "", prog_cmd(2000, 2, "default"), false);
+    CHECK_EQ_I(lv_stop(&plain), 0);
+    lv_start(&r, "pipe", "MAPPROF_HTTP=0", prog_cmd(2000, 2, "default"));
+    char *out = NULL;
+    int rc = th_sh(&out,
+                   "/usr/bin/python3 -c \"import ctypes,os,sys\n"
+                   "pid=int(sys.argv[1]); n=0\n"
+                   "for t in os.listdir('/proc/%%d/task' %% pid):\n"
+                   "  if open('/proc/%%d/task/%%s/comm' %% (pid, t)).read().strip() == "
+                   "'mapprof-http':\n"
+                   "    ctypes.CDLL(None).syscall(234, pid, int(t), 13); n += 1; print('tid', t)\n"
+                   "print('signalled', n)\" %d",
+                   r.pid);
+    CHECK_MSG(rc == 0 && strstr(out, "signalled 1"), "%s", out);
+    int tid = 0;
+    CHECK(sscanf(strstr(out, "tid ") + 4, "%d", &tid) == 1);
+    free(out);
+    char status[96];
+    snprintf(status, sizeof status, "/proc/%d/task/%d/status", r.pid, tid);
+    fetch(&r, "/debug/pprof/heap", "application/octet-stream", "h.pb.gz");
+    char *st = th_read_file(status, NULL);
+    CHECK(st != NULL);
+    const char *pnd = strstr(st, "\nSigPnd:\t");
+    unsigned long long mask = ~0ull;
+    CHECK(pnd && sscanf(pnd + 9, "%llx", &mask) == 1);
+    CHECK_MSG(!(mask & (1ull << 12)), "SIGPIPE still pending on the server's thread:\n%s", st);
+    free(st);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    char *a = lv_file(&plain, "out"), *b = lv_file(&r, "out");
+    CHECK_EQ_S(b, a);
+    free(a);
+    free(b);
+}
