@@ -25,6 +25,10 @@ enum shim_profile_kind {
 #define SHIM_DEFAULT_DEPTH      64
 #define SHIM_MAX_DEPTH          256
 
+/* The timeline's defaults (MAPPROF_TRACE_LOCK_NS, MAPPROF_TRACE_CAP). */
+#define SHIM_TRACE_LOCK_NS 1000000 /* 1 ms */
+#define SHIM_TRACE_CAP     8192    /* events per thread */
+
 typedef struct shim_config {
     char out[PATH_MAX];  /* MAPPROF_OUT: absolute path prefix of the output files */
     unsigned profiles;   /* MAPPROF_PROFILES: bit (1 << shim_profile_kind) per profile */
@@ -40,6 +44,10 @@ typedef struct shim_config {
                           * (-dbg packages); fast (default): their symbol tables only */
     bool skip_empty;     /* MAPPROF_EMPTY=skip: no file for a profile without samples (one
                           * line says which); write (default): every enabled profile */
+    /* The timeline (trace.c), written beside the profiles as <out>.<pid>.trace.json. */
+    bool trace;             /* MAPPROF_TRACE=1: record it; 0 (default): off */
+    uint64_t trace_lock_ns; /* MAPPROF_TRACE_LOCK_NS: shortest lock wait traced */
+    unsigned trace_cap;     /* MAPPROF_TRACE_CAP: events kept per thread (ring) */
 } shim_config;
 
 /* Looks up one variable; returns NULL when unset. */

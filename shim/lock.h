@@ -10,10 +10,10 @@
 #include "shim/shim.h"
 
 /* Is the calling thread's lock event one the profiles want (not the
- * shim's own, recording, mutex or block profile on). */
+ * shim's own, recording, mutex or block profile or the timeline on). */
 static inline bool shim_lock_profiling(void) {
     return !shim_tls_v.guard && shim_recording() &&
-           (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK));
+           (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK) || shim_cfg.trace);
 }
 
 /* ------------------------------------------------------- contention.c */
