@@ -1,0 +1,268 @@
+/*
+ * trace_test.c — the timeline (MAPPROF_TRACE=1): <out>.<pid>.trace.json
+ * checked against the Chrome Trace Event format by Python's json module
+ * (tests/shim/scripts/check_trace.py: required fields per phase, time
+ * order and nesting per track, grow args, totals), then its counts
+ * against independent truths: the grow profile's total and the program's
+ * own count of grows, the fixture's measured contended waits, the ring's
+ * drop count when MAPPROF_TRACE_CAP is small. Plus the configuration:
+ * bad values give one line and no trace, and no file without the variable.
+ */
+#include "tests/shim/shim_util.h"
+
+#include "shim/config.h"
+
+/* ------------------------------------------------------------ config */
+
+struct env {
+    const char *kv[4][2];
+    int ndiag;
+    char last[512];
+};
+
+static const char *env_get(const char *name, void *ctx) {
+    struct env *e = ctx;
+    for (int i = 0; i < 4 && e->kv[i][0]; i++)
+        if (!strcmp(e->kv[i][0], name))
+            return e->kv[i][1];
+    return NULL;
+}
+
+static void env_diag(const char *line, void *ctx) {
+    struct env *e = ctx;
+    e->ndiag++;
+    snprintf(e->last, sizeof e->last, "%s", line);
+}
+
+TEST(shim, trace_config) {
+    shim_config c;
+    struct env none = {0};
+    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &none, "/"), 0);
+    CHECK(!c.trace);
+    CHECK_EQ_U(c.trace_lock_ns, 1000000);
+    CHECK_EQ_U(c.trace_cap, 8192);
+    struct env on = {.kv = {{"MAPPROF_TRACE", "1"},
+                            {"MAPPROF_TRACE_LOCK_NS", "0"},
+                            {"MAPPROF_TRACE_CAP", "16"}}};
+    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &on, "/"), 0);
+    CHECK(c.trace);
+    CHECK_EQ_U(c.trace_lock_ns, 0);
+    CHECK_EQ_U(c.trace_cap, 16);
+    struct env off = {.kv = {{"MAPPROF_TRACE", "0"}}};
+    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &off, "/"), 0);
+    CHECK(!c.trace);
+    static const char *bad[][2] = {
+        {"MAPPROF_TRACE", "yes"},         {"MAPPROF_TRACE", "2"},
+        {"MAPPROF_TRACE", "1 "},          {"MAPPROF_TRACE_LOCK_NS", "1ms"},
+        {"MAPPROF_TRACE_LOCK_NS", "-1"},  {"MAPPROF_TRACE_CAP", "15"},
+        {"MAPPROF_TRACE_CAP", "9999999"}, {"MAPPROF_TRACE_CAP", "x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct env e = {.kv = {{bad[i][0], bad[i][1]}}};
+        CHECK_MSG(shim_config_parse(&c, env_get, env_diag, &e, "/") == 1, "%s=%s: %d lines",
+                  bad[i][0], bad[i][1], e.ndiag);
+        CHECK_MSG(!strncmp(e.last, "mapprof: ", 9) && strstr(e.last, bad[i][0]), "line: %s",
+                  e.last);
+        CHECK(!c.trace);
+        CHECK_EQ_U(c.trace_lock_ns, 1000000);
+        CHECK_EQ_U(c.trace_cap, 8192);
+    }
+}
+
+/* ------------------------------------------------------- end to end */
+
+static const char *trace_path(int pid) {
+    static char path[600];
+    snprintf(path, sizeof path, "%s/mp.%d.trace.json", su_dir(), pid);
+    return path;
+}
+
+/* Run the format checker; returns its one-line summary (JSON). */
+static char *check_trace(int pid) {
+    NEED_TOOL("python3");
+    char *out = NULL;
+    int rc = th_sh(&out, "python3 '%s/tests/shim/scripts/check_trace.py' '%s' 2>&1", th_root(),
+                   trace_path(pid));
+    CHECK_MSG(rc == 0, "check_trace.py %s:\n%s", trace_path(pid), out);
+    return out;
+}
+
+/* A number of the checker's summary. */
+static long long field(const char *summary, const char *key) {
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(summary, pat);
+    CHECK_MSG(p != NULL, "no %s in %s", key, summary);
+    return atoll(p + strlen(pat));
+}
+
+static void grows_match(const char *fixture) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1", su_fixture(fixture));
+    CHECK_MSG(rc == 0, "%s failed:\n%s", fixture, out);
+    unsigned long long grows = 0;
+    int live = 0;
+    const char *line = strstr(out, "grows ");
+    CHECK_MSG(line && sscanf(line, "grows %llu live %d", &grows, &live) == 2, "output:\n%s", out);
+    int pid = su_only_pid();
+    CHECK(pid > 0);
+    char *sum = check_trace(pid);
+    pprof_profile *g = su_load(su_prof(pid, "grow"));
+    long long profiled = su_sum(g, "grows", NULL, -1);
+    pprof_profile_free(g);
+    CHECK_EQ_I(profiled, (long long)grows);
+    /* Every grow is in the trace: finished, or still evacuating at exit. */
+    CHECK_EQ_I(field(sum, "grows") + field(sum, "grows_open"), profiled);
+    CHECK_EQ_I(field(sum, "dropped"), 0);
+    /* Maps filled to the end finish their last grow only when written
+     * again: the kept ones may still be evacuating, every other grow ended. */
+    CHECK(field(sum, "grows") >= profiled - live);
+    CHECK_CONTAINS(sum, "\"evacuated\": ");
+    CHECK(field(sum, "heap_points") > 0);
+    free(sum);
+    free(out);
+}
+
+TEST(shim, trace_grows_static_libgomap) {
+    grows_match("maps");
+}
+
+TEST(shim, trace_grows_dynamic_libgomap) {
+    grows_match("maps.dyn");
+}
+
+/* The grow profile sampled 1 in 3 still traces every grow. */
+TEST(shim, trace_grows_whatever_the_grow_rate) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_GROW_RATE=3 MAPPROF_SEED=7", su_fixture("maps"));
+    CHECK_MSG(rc == 0, "%s", out);
+    unsigned long long grows = 0;
+    int live = 0;
+    const char *line = strstr(out, "grows ");
+    CHECK(line && sscanf(line, "grows %llu live %d", &grows, &live) == 2);
+    char *sum = check_trace(su_only_pid());
+    CHECK_EQ_I(field(sum, "grows") + field(sum, "grows_open"), (long long)grows);
+    free(sum);
+    free(out);
+}
+
+/* mutexdelay: 25 waits of ~20 ms by one thread on one mutex. */
+TEST(shim, trace_lock_waits) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_PROFILES=heap", su_fixture("mutexdelay"));
+    CHECK_MSG(rc == 0, "%s", out);
+    int contentions = 0;
+    long long waited = 0;
+    const char *c = strstr(out, "contentions ");
+    const char *w = strstr(out, "waited_ns ");
+    CHECK_MSG(c && w && sscanf(c, "contentions %d", &contentions) == 1 &&
+                  sscanf(w, "waited_ns %lld", &waited) == 1,
+              "%s", out);
+    char *sum = check_trace(su_only_pid());
+    /* Every wait is above 1 ms; the mutex and block profiles are off and
+     * the timeline times them anyway. */
+    CHECK_EQ_I(field(sum, "lock_waits"), contentions);
+    CHECK_EQ_I(field(sum, "lock_threads"), 1);
+    long long traced = field(sum, "lock_wait_ns");
+    CHECK_MSG(traced <= waited && traced >= waited * 9 / 10, "traced %lld ns, measured %lld ns",
+              traced, waited);
+    free(sum);
+    free(out);
+}
+
+TEST(shim, trace_lock_threshold) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_TRACE_LOCK_NS=500000000",
+                    su_fixture("mutexdelay"));
+    CHECK_MSG(rc == 0, "%s", out);
+    char *sum = check_trace(su_only_pid());
+    CHECK_EQ_I(field(sum, "lock_waits"), 0);
+    free(sum);
+    free(out);
+}
+
+/* A ring of 16 events on a thread that finishes every grow: the file keeps
+ * the latest 16, the drop count is the rest, shown as an instant too. */
+TEST(shim, trace_ring_overflow_counts_drops) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_TRACE_CAP=16 MAPPROF_PROFILES=grow,maps",
+                    su_fixture("maps"));
+    CHECK_MSG(rc == 0, "%s", out);
+    int pid = su_only_pid_of("grow");
+    CHECK(pid > 0);
+    char *sum = check_trace(pid);
+    pprof_profile *g = su_load(su_prof(pid, "grow"));
+    long long profiled = su_sum(g, "grows", NULL, -1);
+    pprof_profile_free(g);
+    long long kept = field(sum, "grows");
+    CHECK_EQ_I(kept, 16);
+    CHECK_EQ_I(kept + field(sum, "grows_open") + field(sum, "dropped"), profiled);
+    CHECK_EQ_I(field(sum, "drop_instants"), 1);
+    CHECK_EQ_I(field(sum, "dropped_in_instants"), field(sum, "dropped"));
+    free(sum);
+    free(out);
+}
+
+TEST(shim, trace_bad_value_is_off) {
+    char *out = NULL, *plain = NULL;
+    const char *fx = su_fixture("maps");
+    int rc0 = th_sh(&plain, "'%s'", fx);
+    int rc = su_run(&out, "MAPPROF_TRACE=yes", fx);
+    CHECK_EQ_I(rc, rc0);
+    const char *first = strstr(out, "mapprof: ");
+    CHECK_MSG(first && strstr(first, "MAPPROF_TRACE") && !strstr(first + 1, "mapprof: "),
+              "expected one mapprof: line:\n%s", out);
+    /* The program's own output is unchanged, the line aside. */
+    CHECK_CONTAINS(out, plain);
+    CHECK_EQ_I(su_count_files("trace.json"), 0);
+    CHECK(su_count_files("grow.pb.gz") == 1);
+    free(out);
+    free(plain);
+}
+
+TEST(shim, trace_off_by_default) {
+    char *out = NULL;
+    CHECK_EQ_I(su_run(&out, "", su_fixture("maps")), 0);
+    CHECK_EQ_I(su_count_files("trace.json"), 0);
+    CHECK_EQ_I(su_count_files(".tmp"), 0);
+    free(out);
+}
+
+/* A fork child writes its own timeline (its own events only), both valid. */
+TEST(shim, trace_fork_child_has_its_own) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1", su_fixture("forker"));
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK(su_count_files("trace.json") >= 2);
+    DIR *d = opendir(su_dir());
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid;
+        if (sscanf(e->d_name, "mp.%d.trace.json", &pid) == 1)
+            free(check_trace(pid));
+    }
+    closedir(d);
+    CHECK_EQ_I(su_count_files(".tmp"), 0);
+    free(out);
+}
+
+/* Each way a grow ends is told apart: one grow each cleared, freed,
+ * released by an iterator and still evacuating; every other grow evacuated. */
+TEST(shim, trace_grow_ends) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1", su_fixture("tracegrow"));
+    CHECK_MSG(rc == 0, "%s", out);
+    unsigned long long grows = 0;
+    const char *line = strstr(out, "grows ");
+    CHECK(line && sscanf(line, "grows %llu", &grows) == 1);
+    char *sum = check_trace(su_only_pid());
+    CHECK_EQ_I(field(sum, "grows") + field(sum, "grows_open"), (long long)grows);
+    CHECK_EQ_I(field(sum, "cleared"), 1);
+    CHECK_EQ_I(field(sum, "map freed"), 1);
+    CHECK_EQ_I(field(sum, "old array released by the last iterator"), 1);
+    CHECK_EQ_I(field(sum, "grows_open"), 1);
+    CHECK_EQ_I(field(sum, "evacuated"), (long long)grows - 4);
+    free(sum);
+    free(out);
+}
