@@ -9,7 +9,7 @@
  *   grow) until libgomap lets go of the old bucket array, seen as the
  *   release of a bucket array (on_alloc, negative bytes) while the map's
  *   evacuation cursor has reached the old array's size (the grow is done:
- *   exact), or as the release of the old array itself (a map_clear during
+ *   exact), or as the release of the old array itself (a gomap_clear during
  *   the grow, or the array an iterator kept until it ended), or as the
  *   map's next grow or its gomap_free. The finished grow is one record,
  *   kept in the ring of the thread that finished it; grows still evacuating
@@ -17,19 +17,20 @@
  *   MAPPROF_GROW_RATE samples for the grow profile.
  * - a contended lock wait of at least MAPPROF_TRACE_LOCK_NS (contention.c
  *   times every contended acquisition while tracing; cond.c's re-lock after
- *   a condition wait), in the waiter's ring.
+ *   a condition wait, when its wake-up was sampled), in the waiter's ring.
  * - the heap profile's live bytes (estimated, as inuse_space), from the
  *   threads that record or free a sampled block, at most one point per
  *   TRACE_HEAP_NS; a change inside that window is carried by the next
  *   point, and every dump adds the current value.
  *
- * Memory: a ring starts at 64 events and doubles up to MAPPROF_TRACE_CAP;
- * all rings together hold at most 16 x MAPPROF_TRACE_CAP events (a ring
- * that cannot grow wraps where it is). A full ring overwrites its oldest
- * events and counts them: the file keeps each thread's latest events and
- * says how many were dropped (a flight recorder: a long run's dump shows
- * its recent past). Memory comes from mem.c, never the host's arenas;
- * rings are never freed (a thread's events outlive it).
+ * Memory: a ring starts at 16 events (56 bytes each) and doubles up to
+ * MAPPROF_TRACE_CAP; all rings together hold at most 16 x MAPPROF_TRACE_CAP
+ * events (7 MiB at the default 8192): a ring that cannot grow wraps where
+ * it is, a thread that gets no ring counts its events as lost. A full
+ * ring overwrites its oldest events and counts them: the file keeps each
+ * thread's latest events and says how many were dropped (a flight
+ * recorder: a long run's dump shows its recent past). Memory comes from mem.c, never the host's
+ * arenas; rings are never freed (a thread's events outlive it).
  *
  * Threads: a ring is written by its thread only, under its own spinlock,
  * which a dump takes to copy it; `pending` has one spinlock. Callers hold
@@ -45,11 +46,11 @@
 #include "map/gomap.h"
 #include "shim/trace.h"
 
-#define RING_MIN      64u
+#define RING_MIN      16u
 #define TOTAL_FACTOR  16u
 #define TRACE_HEAP_NS 1000000 /* at most one heap point per ms */
 
-static trace_ring *rings; /* every ring ever made (push-only, atomic head) */
+static trace_ring *rings;    /* every ring ever made (push-only, atomic head) */
 static uint64_t slots_total; /* atomic: event slots allocated, all rings */
 static uint64_t lost;        /* atomic: events with no ring to go to (no memory) */
 static __thread trace_ring *my_ring __attribute__((tls_model("initial-exec")));
@@ -72,21 +73,29 @@ static trace_ring *ring_here(void) {
     if (SHIM_LIKELY(r != NULL))
         return r;
     unsigned n = shim_cfg.trace_cap < RING_MIN ? shim_cfg.trace_cap : RING_MIN;
+    /* The budget holds for the first slots too: a program that starts
+     * thousands of threads gets rings until it is spent, then counts its
+     * events as lost. */
+    uint64_t limit = (uint64_t)shim_cfg.trace_cap * TOTAL_FACTOR;
+    if (__atomic_add_fetch(&slots_total, n, __ATOMIC_RELAXED) > limit) {
+        __atomic_sub_fetch(&slots_total, n, __ATOMIC_RELAXED);
+        return NULL;
+    }
     r = shim_calloc(sizeof *r);
     trace_ev *ev = r ? shim_mem_alloc((size_t)n * sizeof *ev) : NULL;
     if (!ev) {
+        __atomic_sub_fetch(&slots_total, n, __ATOMIC_RELAXED);
         shim_free(r);
         return NULL;
     }
-    __atomic_add_fetch(&slots_total, n, __ATOMIC_RELAXED);
     r->ev = ev;
     r->cap = n;
     r->tid = my_tid();
     (void)prctl(PR_GET_NAME, r->name, 0, 0, 0);
     r->name[sizeof r->name - 1] = 0;
     r->next = __atomic_load_n(&rings, __ATOMIC_RELAXED);
-    while (!__atomic_compare_exchange_n(&rings, &r->next, r, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED))
+    while (
+        !__atomic_compare_exchange_n(&rings, &r->next, r, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         ;
     my_ring = r;
     return r;
@@ -138,9 +147,17 @@ static void push(const trace_ev *e) {
 
 /* Close grow g (taken out of pending) at `now`, how = TRACE_END_*. */
 static void grow_close(trace_grow *g, int64_t now, int how) {
-    trace_ev e = {.ts = g->start, .dur = now - g->start, .addr = g->map, .entries = g->entries,
-                  .bytes = g->bytes, .type = g->type, .tid = g->tid, .kind = TRACE_GROW,
-                  .from_B = g->from_B, .to_B = g->to_B, .flags = (uint8_t)(g->flags | how)};
+    trace_ev e = {.ts = g->start,
+                  .dur = now - g->start,
+                  .addr = g->map,
+                  .entries = g->entries,
+                  .bytes = g->bytes,
+                  .type = g->type,
+                  .tid = g->tid,
+                  .kind = TRACE_GROW,
+                  .from_B = g->from_B,
+                  .to_B = g->to_B,
+                  .flags = (uint8_t)(g->flags | how)};
     push(&e);
     shim_free(g);
 }
@@ -254,8 +271,12 @@ void shim_trace_map_free(const gomap *m) {
 void shim_trace_lock_wait(const void *lock, int64_t t0, int64_t t1, int how) {
     if (t1 - t0 < (int64_t)shim_cfg.trace_lock_ns)
         return;
-    trace_ev e = {.ts = t0, .dur = t1 - t0, .addr = (uint64_t)(uintptr_t)lock,
-                  .tid = my_tid(), .kind = TRACE_LOCK, .flags = (uint8_t)how};
+    trace_ev e = {.ts = t0,
+                  .dur = t1 - t0,
+                  .addr = (uint64_t)(uintptr_t)lock,
+                  .tid = my_tid(),
+                  .kind = TRACE_LOCK,
+                  .flags = (uint8_t)how};
     push(&e);
 }
 

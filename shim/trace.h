@@ -48,10 +48,10 @@ typedef struct trace_ring {
     struct trace_ring *next; /* every ring, newest first */
     shim_spin lock;          /* the owner's writes against a dump's copy */
     int tid;
-    char name[16];  /* the thread's name when its first event came */
-    bool full;      /* may not grow any more: wraps */
-    unsigned cap;   /* slots in ev */
-    uint64_t head;  /* events written since start (ev[head % cap] is next) */
+    char name[16];    /* the thread's name when its first event came */
+    bool full;        /* may not grow any more: wraps */
+    unsigned cap;     /* slots in ev */
+    uint64_t head;    /* events written since start (ev[head % cap] is next) */
     uint64_t dropped; /* events overwritten */
     trace_ev *ev;
 } trace_ring;

@@ -78,9 +78,10 @@ static void jw_printf(jw *w, const char *fmt, ...) {
 /* Length of the valid UTF-8 sequence of 2-4 bytes at s, else 0. */
 static size_t utf8_len(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-                                             : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                                                            : 0;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
     for (size_t i = 1; i < n; i++)
         if ((p[i] & 0xc0) != 0x80)
             return 0;
@@ -238,9 +239,15 @@ static int collect(collected *c) {
     c->n_rings = i;
     for (size_t j = 0; j < n_open; j++) {
         const trace_grow *g = &open[j];
-        c->ev[c->n + j] = (trace_ev){.ts = g->start, .addr = g->map, .entries = g->entries,
-                                     .bytes = g->bytes, .type = g->type, .tid = g->tid,
-                                     .kind = TRACE_GROW, .from_B = g->from_B, .to_B = g->to_B,
+        c->ev[c->n + j] = (trace_ev){.ts = g->start,
+                                     .addr = g->map,
+                                     .entries = g->entries,
+                                     .bytes = g->bytes,
+                                     .type = g->type,
+                                     .tid = g->tid,
+                                     .kind = TRACE_GROW,
+                                     .from_B = g->from_B,
+                                     .to_B = g->to_B,
                                      .flags = g->flags & TRACE_SAME_SIZE};
     }
     c->n_open = n_open;
@@ -337,8 +344,9 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
         char lname[32];
         snprintf(lname, sizeof lname, l ? "map grows %zu" : "map grows", l + 1);
         write_meta(w, pid, LANE_TID0 + (int)l, "thread_name", lname, &first);
-        jw_printf(w, ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
-                     "\"args\":{\"sort_index\":%d}}",
+        jw_printf(w,
+                  ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
+                  "\"args\":{\"sort_index\":%d}}",
                   pid, LANE_TID0 + (int)l, -100 + (int)l);
     }
     /* Thread names: every ring's thread and every waiter (a waiter has a ring). */
@@ -398,17 +406,20 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
         jw_us(w, "ts", ts);
         jw_printf(w, ",\"pid\":%d,\"tid\":%d,\"args\":{\"bytes\":%lld}}", pid, pid, (long long)v);
     }
-    jw_printf(w, "\n],\"otherData\":{\"generator\":\"mapprof\",\"pid\":%d,\"reason\":\"%s\","
-                 "\"clock\":\"CLOCK_MONOTONIC\"",
+    jw_printf(w,
+              "\n],\"otherData\":{\"generator\":\"mapprof\",\"pid\":%d,\"reason\":\"%s\","
+              "\"clock\":\"CLOCK_MONOTONIC\"",
               pid, reason_str(why));
     jw_us(w, "start_us", shim_start_mono_ns);
     jw_us(w, "dump_us", now);
     jw_printf(w,
               ",\"grows\":%zu,\"grows_evacuating\":%zu,\"lock_waits\":%zu,\"heap_points\":%zu,"
-              "\"lock_threshold_ns\":%llu,\"ring_cap\":%u,\"dropped_events\":%llu}}\n",
+              "\"lock_threshold_ns\":%llu,\"ring_cap\":%u,\"ring_slots\":%llu,"
+              "\"dropped_events\":%llu,\"lost_events\":%llu}}\n",
               r->n_grows, r->n_open, r->n_locks, r->n_heap,
               (unsigned long long)shim_cfg.trace_lock_ns, shim_cfg.trace_cap,
-              (unsigned long long)c->dropped);
+              (unsigned long long)shim_trace_slots(), (unsigned long long)c->dropped,
+              (unsigned long long)shim_trace_lost());
 }
 
 /* Write the file atomically; 0 or -errno (msg says what failed). */
