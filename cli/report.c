@@ -484,11 +484,15 @@ static int find_traces(char **files, size_t n, char **traces, size_t *nt) {
 }
 
 /* The trace itself goes into the report, for ui.perfetto.dev. */
-static int copy_trace(const char *dir, const cli_timeline *t, char *name, size_t cap) {
+static int copy_trace(const char *dir, const cli_timeline *t, size_t i, char *name, size_t cap) {
     const char *base = strrchr(t->path, '/') ? strrchr(t->path, '/') + 1 : t->path;
     snprintf(name, cap, "%s", base);
     FILE *in = fopen(t->path, "rb");
     FILE *out = in ? create(dir, name) : NULL;
+    if (in && !out && errno == EEXIST) { /* the same name from another directory */
+        snprintf(name, cap, "%zu.%s", i + 1, base);
+        out = create(dir, name);
+    }
     char buf[65536];
     size_t k;
     int rc = in && out ? 0 : -errno;
@@ -506,7 +510,7 @@ static int copy_trace(const char *dir, const cli_timeline *t, char *name, size_t
 
 static int html_timeline(FILE *f, const char *dir, const cli_timeline *t, size_t i) {
     char copy[256];
-    int rc = copy_trace(dir, t, copy, sizeof copy);
+    int rc = copy_trace(dir, t, i, copy, sizeof copy);
     if (rc)
         return rc;
     fprintf(f, "<section id=\"timeline-%zu\" class=\"timeline\"><h2>timeline: ", i);

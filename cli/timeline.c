@@ -189,7 +189,8 @@ int cli_timeline_load(const char *path, cli_timeline *t) {
             continue; /* not ours */
         bool x = !strcmp(ph, "X");
         if (!get_num(e, "ts", &ts) || !get_num(e, "tid", &tid) || (x && !get_num(e, "dur", &dur)) ||
-            dur < 0 || (strcmp(cat, "heap") && (!args || !json_object_is_type(args, json_type_object)))) {
+            dur < 0 ||
+            (strcmp(cat, "heap") && (!args || !json_object_is_type(args, json_type_object)))) {
             char msg[96];
             snprintf(msg, sizeof msg, "event %zu (%s): missing ts, tid, dur or args", i, cat);
             status = fail_at(path, msg);
@@ -291,7 +292,8 @@ void cli_timeline_svg(FILE *f, const cli_timeline *t) {
             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" data-t0=\"%.3f\" data-t1=\"%.3f\" "
             "data-scale=\"%.9f\" font-family=\"sans-serif\" font-size=\"11\">\n",
             WIDTH, height, WIDTH, height, t->t0, t->t1, scale);
-    fputs("<style>.grow{fill:#3a7bd5}.open{fill:#e08a00}.lock{fill:#c0392b;stroke:#fff;stroke-width:.5}.tick{stroke:#ccc}"
+    fputs("<style>.grow{fill:#3a7bd5}.open{fill:#e08a00}.lock{fill:#c0392b;stroke:#fff;stroke-"
+          "width:.5}.tick{stroke:#ccc}"
           ".row{fill:#f4f4f4}text.bar{fill:#fff;font-size:10px}</style>\n",
           f);
     /* Axis: ticks from the start, labels relative to it. */
@@ -321,16 +323,18 @@ void cli_timeline_svg(FILE *f, const cli_timeline *t) {
         size_t row = b->kind == CLI_TL_LOCK ? t->n_lanes + (size_t)b->row : (size_t)b->row;
         double x = LEFT + (b->ts - t->t0) * scale, w = b->dur * scale;
         double y = 30 + (double)row * ROW_H;
-        const char *cls = b->kind == CLI_TL_LOCK ? "lock" : b->kind == CLI_TL_GROW ? "grow" : "open";
-        fprintf(f, "<g class=\"%s\" data-ts=\"%.3f\" data-dur=\"%.3f\"><title>", cls, b->ts, b->dur);
+        const char *cls = b->kind == CLI_TL_LOCK   ? "lock"
+                          : b->kind == CLI_TL_GROW ? "grow"
+                                                   : "open";
+        fprintf(f, "<g class=\"%s\" data-ts=\"%.3f\" data-dur=\"%.3f\"><title>", cls, b->ts,
+                b->dur);
         cli_xml_text(f, b->title, 500);
         fputs("</title>", f);
         if (b->kind == CLI_TL_GROW_OPEN)
             fprintf(f, "<path class=\"open\" d=\"M%.2f %.1f l5 %.1f h-10 z\"/>", x, y + 2,
                     ROW_H - 6);
         else
-            fprintf(f,
-                    "<rect class=\"%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>",
+            fprintf(f, "<rect class=\"%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>",
                     cls, x, y + 1, w < 1 ? 1 : w, ROW_H - 4);
         /* A label where it fits (about 6 px a character). */
         if (b->kind != CLI_TL_GROW_OPEN && w > 6.0 * (double)strlen(b->label) + 6) {

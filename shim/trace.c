@@ -61,6 +61,31 @@ static int n_pending;      /* atomic: entries in pending */
 
 static int64_t heap_last_ns; /* atomic: time of the last heap point */
 
+/* Map type names, copied: a type's name lives in the library that defines
+ * it, which may be unloaded before the dump reads the event. Keyed by the
+ * name's address; a different name at a reused address replaces the entry
+ * (events keep their copy). pending_lock held. */
+#define TYPE_NAME_MAX 128
+static shim_table type_names;
+
+static const char *type_copy(const char *name) {
+    uint64_t key = (uint64_t)(uintptr_t)name | 1;
+    char *c = shim_table_get(&type_names, key);
+    if (c && !strncmp(c, name, TYPE_NAME_MAX - 1))
+        return c;
+    size_t n = strnlen(name, TYPE_NAME_MAX - 1);
+    c = shim_mem_alloc(n + 1);
+    if (!c)
+        return "?";
+    memcpy(c, name, n);
+    c[n] = 0;
+    if (shim_table_put(&type_names, key, c) < 0) {
+        shim_free(c);
+        return "?";
+    }
+    return c; /* a replaced copy stays: older events point at it */
+}
+
 static int my_tid(void) {
     if (!shim_tls_v.tid)
         shim_tls_v.tid = (int)gettid();
@@ -180,7 +205,7 @@ void shim_trace_grow(const gomap *m, const gomap_grow_event *ev) {
                           .map = (uint64_t)(uintptr_t)m,
                           .entries = ev->entries,
                           .bytes = ev->bytes,
-                          .type = t && t->name ? t->name : "",
+                          .type = t && t->name ? t->name : NULL,
                           .tid = my_tid(),
                           .from_B = (uint8_t)ev->old_B,
                           .to_B = (uint8_t)ev->new_B,
@@ -188,6 +213,8 @@ void shim_trace_grow(const gomap *m, const gomap_grow_event *ev) {
     }
     uint64_t key = (uint64_t)(uintptr_t)m;
     shim_spin_lock(&pending_lock);
+    if (g)
+        g->type = g->type ? type_copy(g->type) : "";
     /* A grow starts only once the previous one is evacuated: that one's
      * old array was still held by an iterator, its end is at most now. */
     trace_grow *prev = pending_take(key);

@@ -30,7 +30,7 @@ typedef struct trace_ev {
     uint64_t addr;    /* the map or the lock */
     uint64_t entries; /* grow: entries when it started */
     uint64_t bytes;   /* grow: bytes of the new bucket array */
-    const char *type; /* grow: the map type's name (static in the host) */
+    const char *type; /* grow: the map type's name (trace.c's copy) */
     int32_t tid;      /* the thread the event belongs to (a grow: the one that started it) */
     uint8_t kind, from_B, to_B, flags;
 } trace_ev;

@@ -64,7 +64,7 @@ for w in "overflow_churn:$B/examples/overflow_churn" \
     total=$(grep -o 'Collected : [0-9]*' "$OUT/vg" | awk '{print $3}')
     # The function list only ("N (P%)  FILE:FUNCTION [OBJECT]"), not the
     # annotated callers' "=>" lines.
-    fn='^ *[0-9,]+ \([ 0-9.]+%\)  /[^ ]*'
+    fn='^ *[0-9,]+ \([ 0-9.]+%\)  [^ ]*'
     rec=$(grep -E "${fn}shim/trace\.c:shim_trace_(grow|map_release|map_free|lock_wait|heap) \[" \
         "$OUT/cga" | awk '{gsub(",", "", $1); s += $1} END {print s + 0}')
     wr=$(grep -E "${fn}shim/trace_json\.c:shim_trace_write \[" "$OUT/cga" |

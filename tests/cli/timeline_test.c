@@ -41,8 +41,9 @@ static void check_timeline(const char *out, const char *trace, const char *expec
 /* A count the shim's otherData reports (the trace's own totals). */
 static long other(const char *trace, const char *key) {
     char *out = NULL;
-    CHECK_EQ_I(th_sh(&out, "python3 -c \"import json,sys; print(json.load(open(sys.argv[1]))"
-                           "['otherData']['%s'])\" '%s'",
+    CHECK_EQ_I(th_sh(&out,
+                     "python3 -c \"import json,sys; print(json.load(open(sys.argv[1]))"
+                     "['otherData']['%s'])\" '%s'",
                      key, trace),
                0);
     long v = atol(out);
@@ -91,8 +92,8 @@ TEST_TIMEOUT(cli, timeline_renders_in_chromium, 180) {
     CHECK_MSG(rc == 0, "exit %d:\n%s", rc, o);
     free(o);
     const char *trace = only_trace(dir);
-    long bars = other(trace, "grows") + other(trace, "grows_evacuating") +
-                other(trace, "lock_waits");
+    long bars =
+        other(trace, "grows") + other(trace, "grows_evacuating") + other(trace, "lock_waits");
     CHECK_EQ_I(other(trace, "grows_evacuating"), 1);
     check_timeline(out, trace, ", 1 open, ");
     const char *flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
@@ -155,8 +156,7 @@ TEST(cli, timeline_bad_traces) {
     const char *names = "abcdefg";
     char cases[7][2048];
     for (int i = 0; i < 7; i++)
-        snprintf(cases[i], sizeof cases[i], "report -o '%s' '%s/%c.trace.json'", out, in,
-                 names[i]);
+        snprintf(cases[i], sizeof cases[i], "report -o '%s' '%s/%c.trace.json'", out, in, names[i]);
     ct_check_errors((const char(*)[2048])cases, 7);
     struct stat st;
     CHECK_MSG(stat(out, &st) != 0, "%s was created by a failed report", out);

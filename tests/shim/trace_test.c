@@ -172,8 +172,8 @@ TEST(shim, trace_lock_waits) {
 
 TEST(shim, trace_lock_threshold) {
     char *out = NULL;
-    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_TRACE_LOCK_NS=500000000",
-                    su_fixture("mutexdelay"));
+    int rc =
+        su_run(&out, "MAPPROF_TRACE=1 MAPPROF_TRACE_LOCK_NS=500000000", su_fixture("mutexdelay"));
     CHECK_MSG(rc == 0, "%s", out);
     char *sum = check_trace(su_only_pid());
     CHECK_EQ_I(field(sum, "lock_waits"), 0);
