@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #define MAX_BYTES ((off_t)1 << 30)
+#define MAX_US    1e15 /* 31 years: times beyond are not a process's */
 #define WIDTH     1100.0
 #define LEFT      150.0 /* row names */
 #define ROW_H     18.0
@@ -189,10 +190,11 @@ int cli_timeline_load(const char *path, cli_timeline *t) {
             continue; /* not ours */
         bool x = !strcmp(ph, "X");
         if (!get_num(e, "ts", &ts) || !get_num(e, "tid", &tid) || (x && !get_num(e, "dur", &dur)) ||
-            dur < 0 ||
+            ts < 0 || ts > MAX_US || dur < 0 || dur > MAX_US ||
             (strcmp(cat, "heap") && (!args || !json_object_is_type(args, json_type_object)))) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "event %zu (%s): missing ts, tid, dur or args", i, cat);
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "event %zu (%s): ts, tid, dur or args missing or out of range", i, cat);
             status = fail_at(path, msg);
             break;
         }
@@ -243,9 +245,9 @@ int cli_timeline_load(const char *path, cli_timeline *t) {
     double v;
     if (status == 0 && json_object_object_get_ex(doc, "otherData", &other) &&
         json_object_is_type(other, json_type_object)) {
-        if (get_num(other, "start_us", &v) && v < t->t0)
+        if (get_num(other, "start_us", &v) && v >= 0 && v < t->t0)
             t->t0 = v;
-        if (get_num(other, "dump_us", &v) && v > t->t1)
+        if (get_num(other, "dump_us", &v) && v <= MAX_US && v > t->t1)
             t->t1 = v;
         if (get_num(other, "dropped_events", &v))
             t->dropped = (int64_t)v;
@@ -266,10 +268,11 @@ out:
 /* A tick step of 1, 2 or 5 x 10^k µs giving at most 10 ticks over span. */
 static double tick_step(double span) {
     double p = pow(10, floor(log10(span / 10)));
-    for (;; p *= 10)
+    for (int i = 0; i < 40; i++, p *= 10) /* spans are at most MAX_US */
         for (int m = 1; m <= 5; m += m == 1 ? 1 : 3)
             if (span / (m * p) <= 10)
                 return m * p;
+    return span;
 }
 
 static void time_label(char *buf, size_t n, double us) {
