@@ -172,17 +172,7 @@ static void push(const trace_ev *e) {
 
 /* Close grow g (taken out of pending) at `now`, how = TRACE_END_*. */
 static void grow_close(trace_grow *g, int64_t now, int how) {
-    trace_ev e = {.ts = g->start,
-                  .dur = now - g->start,
-                  .addr = g->map,
-                  .entries = g->entries,
-                  .bytes = g->bytes,
-                  .type = g->type,
-                  .tid = g->tid,
-                  .kind = TRACE_GROW,
-                  .from_B = g->from_B,
-                  .to_B = g->to_B,
-                  .flags = (uint8_t)(g->flags | how)};
+    trace_ev e = shim_trace_grow_ev(g, now, how);
     push(&e);
     shim_free(g);
 }

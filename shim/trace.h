@@ -44,6 +44,22 @@ typedef struct trace_grow {
     uint8_t from_B, to_B, flags;
 } trace_grow;
 
+/* A grow as an event: ending at `end` (ns) with flags `how`, or still open
+ * (end 0: no duration, how 0). */
+static inline trace_ev shim_trace_grow_ev(const trace_grow *g, int64_t end, int how) {
+    return (trace_ev){.ts = g->start,
+                      .dur = end ? end - g->start : 0,
+                      .addr = g->map,
+                      .entries = g->entries,
+                      .bytes = g->bytes,
+                      .type = g->type,
+                      .tid = g->tid,
+                      .kind = TRACE_GROW,
+                      .from_B = g->from_B,
+                      .to_B = g->to_B,
+                      .flags = (uint8_t)((g->flags & TRACE_SAME_SIZE) | how)};
+}
+
 typedef struct trace_ring {
     struct trace_ring *next; /* every ring, newest first */
     shim_spin lock;          /* the owner's writes against a dump's copy */

@@ -238,17 +238,7 @@ static int collect(collected *c) {
     }
     c->n_rings = i;
     for (size_t j = 0; j < n_open; j++) {
-        const trace_grow *g = &open[j];
-        c->ev[c->n + j] = (trace_ev){.ts = g->start,
-                                     .addr = g->map,
-                                     .entries = g->entries,
-                                     .bytes = g->bytes,
-                                     .type = g->type,
-                                     .tid = g->tid,
-                                     .kind = TRACE_GROW,
-                                     .from_B = g->from_B,
-                                     .to_B = g->to_B,
-                                     .flags = g->flags & TRACE_SAME_SIZE};
+        c->ev[c->n + j] = shim_trace_grow_ev(&open[j], 0, 0);
     }
     c->n_open = n_open;
     shim_free(open);

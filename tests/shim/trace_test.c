@@ -5,69 +5,11 @@
  * order and nesting per track, grow args, totals), then its counts
  * against independent truths: the grow profile's total and the program's
  * own count of grows, the fixture's measured contended waits, the ring's
- * drop count when MAPPROF_TRACE_CAP is small. Plus the configuration:
- * bad values give one line and no trace, and no file without the variable.
+ * drop count when MAPPROF_TRACE_CAP is small. A bad MAPPROF_TRACE gives
+ * one line and no trace, and there is no file without the variable (the
+ * parsing itself: config_test.c).
  */
 #include "tests/shim/shim_util.h"
-
-#include "shim/config.h"
-
-/* ------------------------------------------------------------ config */
-
-struct env {
-    const char *kv[4][2];
-    int ndiag;
-    char last[512];
-};
-
-static const char *env_get(const char *name, void *ctx) {
-    struct env *e = ctx;
-    for (int i = 0; i < 4 && e->kv[i][0]; i++)
-        if (!strcmp(e->kv[i][0], name))
-            return e->kv[i][1];
-    return NULL;
-}
-
-static void env_diag(const char *line, void *ctx) {
-    struct env *e = ctx;
-    e->ndiag++;
-    snprintf(e->last, sizeof e->last, "%s", line);
-}
-
-TEST(shim, trace_config) {
-    shim_config c;
-    struct env none = {0};
-    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &none, "/"), 0);
-    CHECK(!c.trace);
-    CHECK_EQ_U(c.trace_lock_ns, 1000000);
-    CHECK_EQ_U(c.trace_cap, 8192);
-    struct env on = {.kv = {{"MAPPROF_TRACE", "1"},
-                            {"MAPPROF_TRACE_LOCK_NS", "0"},
-                            {"MAPPROF_TRACE_CAP", "16"}}};
-    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &on, "/"), 0);
-    CHECK(c.trace);
-    CHECK_EQ_U(c.trace_lock_ns, 0);
-    CHECK_EQ_U(c.trace_cap, 16);
-    struct env off = {.kv = {{"MAPPROF_TRACE", "0"}}};
-    CHECK_EQ_I(shim_config_parse(&c, env_get, env_diag, &off, "/"), 0);
-    CHECK(!c.trace);
-    static const char *bad[][2] = {
-        {"MAPPROF_TRACE", "yes"},         {"MAPPROF_TRACE", "2"},
-        {"MAPPROF_TRACE", "1 "},          {"MAPPROF_TRACE_LOCK_NS", "1ms"},
-        {"MAPPROF_TRACE_LOCK_NS", "-1"},  {"MAPPROF_TRACE_CAP", "15"},
-        {"MAPPROF_TRACE_CAP", "9999999"}, {"MAPPROF_TRACE_CAP", "x"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct env e = {.kv = {{bad[i][0], bad[i][1]}}};
-        CHECK_MSG(shim_config_parse(&c, env_get, env_diag, &e, "/") == 1, "%s=%s: %d lines",
-                  bad[i][0], bad[i][1], e.ndiag);
-        CHECK_MSG(!strncmp(e.last, "mapprof: ", 9) && strstr(e.last, bad[i][0]), "line: %s",
-                  e.last);
-        CHECK(!c.trace);
-        CHECK_EQ_U(c.trace_lock_ns, 1000000);
-        CHECK_EQ_U(c.trace_cap, 8192);
-    }
-}
 
 /* ------------------------------------------------------- end to end */
 
