@@ -56,24 +56,34 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "[--empty write|skip] [--trace] [--report DIR] -- CMD [ARGS...]"
+    "[--empty write|skip] [--cpu] [--cpu-hz N] [--cpu-signal SIG] [--trace] [--report DIR] "       \
+    "-- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
 static const struct runflag {
     const char *name, *var;
 } runflags[] = {
-    {"output", "MAPPROF_OUT"},          {"profiles", "MAPPROF_PROFILES"},
-    {"heap-rate", "MAPPROF_HEAP_RATE"}, {"mutex-rate", "MAPPROF_MUTEX_RATE"},
-    {"grow-rate", "MAPPROF_GROW_RATE"}, {"seed", "MAPPROF_SEED"},
-    {"interval", "MAPPROF_INTERVAL"},   {"depth", "MAPPROF_DEPTH"},
-    {"signal", "MAPPROF_SIGNAL"},       {"symbols", "MAPPROF_SYMBOLS"},
+    {"output", "MAPPROF_OUT"},
+    {"profiles", "MAPPROF_PROFILES"},
+    {"heap-rate", "MAPPROF_HEAP_RATE"},
+    {"mutex-rate", "MAPPROF_MUTEX_RATE"},
+    {"grow-rate", "MAPPROF_GROW_RATE"},
+    {"seed", "MAPPROF_SEED"},
+    {"interval", "MAPPROF_INTERVAL"},
+    {"depth", "MAPPROF_DEPTH"},
+    {"signal", "MAPPROF_SIGNAL"},
+    {"symbols", "MAPPROF_SYMBOLS"},
     {"empty", "MAPPROF_EMPTY"},
+    {"cpu-hz", "MAPPROF_CPU_HZ"},
+    {"cpu-signal", "MAPPROF_CPU_SIGNAL"},
 };
 #define NFLAGS (sizeof runflags / sizeof *runflags)
 
 typedef struct run_env {
     const char *val[NFLAGS]; /* flag values, NULL when not given */
     const char *report;      /* --report DIR: mapprof report over the files written */
+    bool cpu;                /* --cpu: the cpu profile as well */
+    char profiles[256];      /* --profiles (or MAPPROF_PROFILES, or all) + ",cpu" */
     bool trace;              /* --trace: MAPPROF_TRACE=1 (the timeline) */
     int only;                /* validation: the one flag visible, -1: all + environ */
     char diag[512];          /* first diagnostic of the shim's parser */
@@ -119,12 +129,15 @@ static int validate(run_env *e, const char *cwd, shim_config *cfg) {
 }
 
 #define OPT_REPORT (256 + (int)NFLAGS)
-#define OPT_TRACE  (257 + (int)NFLAGS)
+#define OPT_CPU    (OPT_REPORT + 1)
+#define OPT_TRACE  (OPT_REPORT + 2)
 
 static int run_option(void *ctx, int c, const char *arg) {
     run_env *e = ctx;
     if (c == OPT_REPORT)
         e->report = arg;
+    else if (c == OPT_CPU)
+        e->cpu = true;
     else if (c == OPT_TRACE)
         e->trace = true;
     else
@@ -133,12 +146,13 @@ static int run_option(void *ctx, int c, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, run_env *e) {
-    struct option opts[NFLAGS + 3];
+    struct option opts[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++)
         opts[i] = (struct option){runflags[i].name, required_argument, NULL, 256 + (int)i};
     opts[NFLAGS] = (struct option){"report", required_argument, NULL, OPT_REPORT};
-    opts[NFLAGS + 1] = (struct option){"trace", no_argument, NULL, OPT_TRACE};
-    opts[NFLAGS + 2] = (struct option){NULL, 0, NULL, 0};
+    opts[NFLAGS + 1] = (struct option){"cpu", no_argument, NULL, OPT_CPU};
+    opts[NFLAGS + 2] = (struct option){"trace", no_argument, NULL, OPT_TRACE};
+    opts[NFLAGS + 3] = (struct option){NULL, 0, NULL, 0};
     memset(e, 0, sizeof *e);
     /* "+": options end at CMD, whose own options are not ours. */
     cli_verb_options vo = {"run", RUN_USAGE, "+o:h", opts, NULL, run_option, e};
@@ -147,6 +161,13 @@ static int parse_args(int argc, char **argv, run_env *e) {
         return rc;
     if (optind >= argc)
         return cli_fail("run", "no command given (%s)", RUN_USAGE);
+    if (e->cpu) { /* what would be profiled anyway, and cpu */
+        const char *base = e->val[1] ? e->val[1] : getenv("MAPPROF_PROFILES");
+        int n = snprintf(e->profiles, sizeof e->profiles, "%s,cpu", base && *base ? base : "all");
+        if (n < 0 || (size_t)n >= sizeof e->profiles)
+            return cli_fail("run", "--profiles too long");
+        e->val[1] = e->profiles;
+    }
     return 0;
 }
 

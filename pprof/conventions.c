@@ -22,6 +22,15 @@ const pprof_value_type pprof_grow_types[3] = {
     {PPROF_GROW_ENTRIES, PPROF_UNIT_COUNT},
 };
 
+const pprof_value_type pprof_cpu_types[2] = {
+    {PPROF_CPU_SAMPLES, PPROF_UNIT_COUNT},
+    {PPROF_CPU_CPU, PPROF_UNIT_NANOSECONDS},
+};
+
+const pprof_value_type pprof_threads_types[1] = {
+    {PPROF_THREADS_THREADS, PPROF_UNIT_COUNT},
+};
+
 const pprof_value_type pprof_maps_types[5] = {
     {PPROF_MAPS_MAPS, PPROF_UNIT_COUNT},    {PPROF_MAPS_ENTRIES, PPROF_UNIT_COUNT},
     {PPROF_MAPS_BUCKETS, PPROF_UNIT_COUNT}, {PPROF_MAPS_OVERFLOW, PPROF_UNIT_COUNT},
@@ -57,6 +66,18 @@ void pprof_config_for(enum pprof_kind kind, int64_t period, pprof_builder_config
         cfg->sample_types = pprof_maps_types;
         cfg->n_sample_types = 5;
         cfg->period_type = (pprof_value_type){PPROF_MAPS_MAPS, PPROF_UNIT_COUNT};
+        cfg->period = 1;
+        return;
+    case PPROF_KIND_CPU:
+        cfg->sample_types = pprof_cpu_types;
+        cfg->n_sample_types = 2;
+        cfg->period_type = (pprof_value_type){PPROF_CPU_CPU, PPROF_UNIT_NANOSECONDS};
+        cfg->period = period > 0 ? period : PPROF_CPU_DEFAULT_PERIOD;
+        return;
+    case PPROF_KIND_THREADS:
+        cfg->sample_types = pprof_threads_types;
+        cfg->n_sample_types = 1;
+        cfg->period_type = (pprof_value_type){PPROF_THREADS_THREADS, PPROF_UNIT_COUNT};
         cfg->period = 1;
         return;
     }

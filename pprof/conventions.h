@@ -25,6 +25,18 @@
  * maps   (live maps by creation site) maps/count, entries/count,
  *        buckets/count, overflow/count, bytes/bytes; numeric labels B
  *        (unit "B") and grows (unit "count").
+ * cpu    as Go's CPU profile: samples/count, cpu/nanoseconds (= samples *
+ *        period); period_type cpu/nanoseconds; period = 1e9 / the
+ *        sampling rate in Hz (10000000 at Go's 100 Hz); duration_nanos
+ *        set; stack[0] is the interrupted PC, not a return address.
+ *        mapprof adds the string label "thread" (the thread's name).
+ * threads
+ *        (every thread at one moment) threads/count, 1 per thread;
+ *        period_type threads/count, period 1; string labels thread
+ *        (name), state (running|mutex|rwlock|cond|syscall|no_answer),
+ *        syscall (its name, when known), lock (hex address, when waiting
+ *        on one); numeric labels tid, wait (unit nanoseconds, since the
+ *        wait on lock began). stack[0] is the interrupted PC.
  */
 #ifndef MAPPROF_PPROF_CONVENTIONS_H
 #define MAPPROF_PPROF_CONVENTIONS_H
@@ -76,11 +88,27 @@ extern "C" {
 #define PPROF_LABEL_B       "B"
 #define PPROF_LABEL_GROWS   "grows"
 
+/* cpu */
+#define PPROF_CPU_SAMPLES        "samples"
+#define PPROF_CPU_CPU            "cpu"
+#define PPROF_CPU_DEFAULT_PERIOD 10000000 /* 100 Hz */
+#define PPROF_LABEL_THREAD       "thread"
+
+/* threads */
+#define PPROF_THREADS_THREADS "threads"
+#define PPROF_LABEL_TID       "tid"
+#define PPROF_LABEL_STATE     "state"
+#define PPROF_LABEL_SYSCALL   "syscall"
+#define PPROF_LABEL_LOCK      "lock"
+#define PPROF_LABEL_WAIT      "wait"
+
 /* Ready-made sample type lists (value order of every sample). */
 PPROF_API extern const pprof_value_type pprof_heap_types[4];
 PPROF_API extern const pprof_value_type pprof_contention_types[2]; /* mutex, block */
 PPROF_API extern const pprof_value_type pprof_grow_types[3];
 PPROF_API extern const pprof_value_type pprof_maps_types[5];
+PPROF_API extern const pprof_value_type pprof_cpu_types[2];
+PPROF_API extern const pprof_value_type pprof_threads_types[1];
 
 enum pprof_kind {
     PPROF_KIND_HEAP,
@@ -89,12 +117,15 @@ enum pprof_kind {
     PPROF_KIND_BLOCK,
     PPROF_KIND_GROW,
     PPROF_KIND_MAPS,
+    PPROF_KIND_CPU,
+    PPROF_KIND_THREADS,
 };
 
 /*
  * Fill cfg's sample types, period type, period and default sample type for
  * a kind (other members untouched). period: the heap sampling rate in bytes
- * for heap/allocs (<= 0: Go's default), ignored (1) otherwise.
+ * for heap/allocs (<= 0: Go's default), the nanoseconds between samples for
+ * cpu (<= 0: 100 Hz), ignored (1) otherwise.
  */
 PPROF_API void pprof_config_for(enum pprof_kind kind, int64_t period, pprof_builder_config *cfg);
 

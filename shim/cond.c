@@ -127,9 +127,19 @@ static int cond_real(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k) 
     }
 }
 
+static int cond_wait_marked(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k);
+
+/* The wait, marked for the threads profile. */
 static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k) {
     if (!shim_lock_profiling())
         return cond_real(c, m, k);
+    shim_wait_mark(c, SHIM_WAIT_COND);
+    int rc = cond_wait_marked(c, m, k);
+    shim_wait_unmark();
+    return rc;
+}
+
+static int cond_wait_marked(pthread_cond_t *c, pthread_mutex_t *m, const cond_call *k) {
     release_in_wait(m);
     int saved = errno;
     int was = shim_enter();

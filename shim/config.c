@@ -16,8 +16,22 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "block", "grow",
-                                                           "maps"};
+static const char *const profile_names[SHIM_PROF_COUNT] = {"heap", "mutex", "block",  "grow",
+                                                           "maps", "cpu",   "threads"};
+
+/*
+ * "all" (and the default) is every profile that only watches: heap,
+ * mutex, block, grow and maps cost time only where the program allocates,
+ * locks or grows a map. cpu must be named: its timers interrupt every
+ * running thread cpu_hz times a CPU-second, and a signal can cut short a
+ * host's poll, epoll_wait or nanosleep with EINTR (signal(7)), which a
+ * user asking for "all" must not get without asking (Go does the same:
+ * CPU profiling is the one profile a program starts explicitly). threads
+ * must be named too: it is a moment's picture, meant for a signal dump or
+ * the live endpoint (at exit it would show little but the exiting thread),
+ * and each capture signals every thread once.
+ */
+#define PROFILES_ALL ((1u << SHIM_PROF_CPU) - 1)
 
 const char *shim_profile_name(enum shim_profile_kind k) {
     return (unsigned)k < SHIM_PROF_COUNT ? profile_names[k] : "?";
@@ -93,7 +107,7 @@ static void get_u64(struct parse_ctx *pc, shim_getenv_fn get, const char *var, u
 }
 
 static void get_profiles(struct parse_ctx *pc, shim_getenv_fn get, unsigned *out) {
-    const unsigned all = (1u << SHIM_PROF_COUNT) - 1;
+    const unsigned all = PROFILES_ALL;
     *out = all;
     const char *s = get("MAPPROF_PROFILES", pc->ctx);
     if (!s)
@@ -116,7 +130,8 @@ static void get_profiles(struct parse_ctx *pc, shim_getenv_fn get, unsigned *out
         if (!known) {
             char why[128];
             snprintf(why, sizeof why,
-                     "unknown profile \"%.*s\" (known: heap,mutex,block,grow,maps,all)", (int)n, p);
+                     "unknown profile \"%.*s\" (known: heap,mutex,block,grow,maps,cpu,threads,all)",
+                     (int)n, p);
             complain(pc, "MAPPROF_PROFILES", s, why, "all");
             return;
         }
@@ -160,9 +175,23 @@ static bool signal_usable(int sig) {
     }
 }
 
-static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, int *out) {
-    *out = 0;
-    const char *s = get("MAPPROF_SIGNAL", pc->ctx);
+/* var names a signal (PROF, SIGPROF, 27, RTMIN+3); dflt when unset or bad
+ * (dflt_text says it in the diagnostic). */
+/* The cpu timers' signal: one whose default action ends the process, so
+ * that the shim can give a kill() of it exactly that effect (cpusig.c);
+ * a stop or ignore default could not be emulated from a handler. */
+static bool signal_terminates(int s) {
+    return s == SIGPROF || s == SIGVTALRM || s == SIGALRM || s == SIGUSR1 || s == SIGUSR2 ||
+           (s >= SIGRTMIN && s <= SIGRTMAX);
+}
+
+static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, const char *var, int dflt,
+                       const char *dflt_text, bool cpu, int *out) {
+    const char *use = cpu ? "cpu timers (one that terminates by default: PROF, VTALRM, ALRM, "
+                            "USR1, USR2, RTMIN+n)"
+                          : "dumps";
+    *out = dflt;
+    const char *s = get(var, pc->ctx);
     if (!s || !*s)
         return;
     const char *name = !strncmp(s, "SIG", 3) ? s + 3 : s;
@@ -178,11 +207,13 @@ static void get_signal(struct parse_ctx *pc, shim_getenv_fn get, int *out) {
             sig = SIGRTMIN + (int)v;
     }
     if (sig == 0) {
-        complain(pc, "MAPPROF_SIGNAL", s, "not a signal name or number", "no signal");
+        complain(pc, var, s, "not a signal name or number", dflt_text);
         return;
     }
-    if (!signal_usable(sig)) {
-        complain(pc, "MAPPROF_SIGNAL", s, "not a signal mapprof can use for dumps", "no signal");
+    if (!signal_usable(sig) || (cpu && !signal_terminates(sig))) {
+        char why[160];
+        snprintf(why, sizeof why, "not a signal mapprof can use for %s", use);
+        complain(pc, var, s, why, dflt_text);
         return;
     }
     *out = sig;
@@ -275,7 +306,12 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
     cfg->depth = (unsigned)v;
     get_u64(&pc, get, "MAPPROF_INTERVAL", 0, 86400 * 365, 0, &v);
     cfg->interval = (unsigned)v;
-    get_signal(&pc, get, &cfg->signal);
+    get_signal(&pc, get, "MAPPROF_SIGNAL", 0, "no signal", false, &cfg->signal);
+    get_u64(&pc, get, "MAPPROF_CPU_HZ", 1, SHIM_MAX_CPU_HZ, SHIM_DEFAULT_CPU_HZ, &v);
+    cfg->cpu_hz = (unsigned)v;
+    get_signal(&pc, get, "MAPPROF_CPU_SIGNAL", SIGPROF, "SIGPROF", true, &cfg->cpu_signal);
+    get_signal(&pc, get, "MAPPROF_THREADS_SIGNAL", SIGRTMIN + 29, "RTMIN+29", true,
+               &cfg->threads_signal);
     get_symbols(&pc, get, &cfg->full_symbols);
     get_empty(&pc, get, &cfg->skip_empty);
     get_trace(&pc, get, cfg);

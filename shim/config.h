@@ -16,6 +16,8 @@ enum shim_profile_kind {
     SHIM_PROF_BLOCK,
     SHIM_PROF_GROW,
     SHIM_PROF_MAPS,
+    SHIM_PROF_CPU,     /* only when named: it sends signals (see config.c) */
+    SHIM_PROF_THREADS, /* only when named: a capture signals every thread */
     SHIM_PROF_COUNT
 };
 
@@ -24,6 +26,8 @@ enum shim_profile_kind {
 #define SHIM_DEFAULT_GROW_RATE  1
 #define SHIM_DEFAULT_DEPTH      64
 #define SHIM_MAX_DEPTH          256
+#define SHIM_DEFAULT_CPU_HZ     100 /* Go's and gperftools' rate */
+#define SHIM_MAX_CPU_HZ         1000
 
 /* The timeline's defaults (MAPPROF_TRACE_LOCK_NS, MAPPROF_TRACE_CAP). */
 #define SHIM_TRACE_LOCK_NS 1000000 /* 1 ms */
@@ -44,6 +48,9 @@ typedef struct shim_config {
                           * (-dbg packages); fast (default): their symbol tables only */
     bool skip_empty;     /* MAPPROF_EMPTY=skip: no file for a profile without samples (one
                           * line says which); write (default): every enabled profile */
+    unsigned cpu_hz;     /* MAPPROF_CPU_HZ: cpu samples per CPU-second of a thread */
+    int cpu_signal;      /* MAPPROF_CPU_SIGNAL: the cpu timers' signal (SIGPROF) */
+    int threads_signal;  /* MAPPROF_THREADS_SIGNAL: the threads capture's (SIGRTMIN+29) */
     /* The timeline (trace.c), written beside the profiles as <out>.<pid>.trace.json. */
     bool trace;             /* MAPPROF_TRACE=1: record it; 0 (default): off */
     uint64_t trace_lock_ns; /* MAPPROF_TRACE_LOCK_NS: shortest lock wait traced */

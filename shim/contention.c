@@ -217,11 +217,15 @@ void shim_block_event(int64_t delay) {
  * remain.
  */
 int shim_contended(const void *lock, int (*acquire)(const void *call), const void *call,
-                   bool timeout_waited) {
+                   bool timeout_waited, enum shim_wait_kind kind) {
+    shim_wait_mark(lock, kind);
     /* The timeline (MAPPROF_TRACE) times every contended acquisition. */
     bool sampled = shim_one_in(shim_cfg.mutex_rate), trace = shim_cfg.trace;
-    if (!sampled && !trace)
-        return acquire(call);
+    if (!sampled && !trace) {
+        int rc = acquire(call);
+        shim_wait_unmark();
+        return rc;
+    }
     int saved = errno;
     int was = shim_enter();
     bool timed = time_this();
@@ -249,6 +253,7 @@ int shim_contended(const void *lock, int (*acquire)(const void *call), const voi
         shim_trace_lock_wait(lock, t0, t1, 0);
     if (timed) /* the unwind; table updates are not timed */
         shim_account_ns((t0 - ts) * TIME_EVERY);
+    shim_wait_unmark();
     shim_leave(was);
     errno = saved;
     return rc;

@@ -128,6 +128,10 @@ static enum pprof_kind pprof_kind_of(enum shim_profile_kind k) {
         return PPROF_KIND_BLOCK;
     case SHIM_PROF_GROW:
         return PPROF_KIND_GROW;
+    case SHIM_PROF_CPU:
+        return PPROF_KIND_CPU;
+    case SHIM_PROF_THREADS:
+        return PPROF_KIND_THREADS;
     default:
         return PPROF_KIND_MAPS;
     }
@@ -155,6 +159,7 @@ struct add_ctx {
     pprof_builder *b;
     pprof_error *err;
     int rc;
+    unsigned flags; /* pprof stack flags: cpu leaves are exact PCs */
 };
 
 static void add_sample(const shim_sample *sm, void *ctx) {
@@ -176,7 +181,7 @@ static void add_sample(const shim_sample *sm, void *ctx) {
         pcs = moved;
     }
     ac->rc = pprof_builder_add_sample(ac->b, pcs, st ? st->depth : 0, sm->values, labels,
-                                      (size_t)sm->n_labels, PPROF_STACK_ALL_RETURN, ac->err);
+                                      (size_t)sm->n_labels, ac->flags, ac->err);
 }
 
 /* A producer's copy of kind k's data, taken under its own lock. */
@@ -191,6 +196,12 @@ static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     case SHIM_PROF_MAPS:
         shim_maps_snapshot(s);
         break;
+    case SHIM_PROF_CPU:
+        shim_cpu_snapshot(s);
+        break;
+    case SHIM_PROF_THREADS:
+        shim_threads_snapshot(s);
+        break;
     default:
         shim_contention_snapshot(k, s);
         break;
@@ -204,7 +215,8 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_s
                      size_t cap) {
     shim_snapshot s = *snap;
     pprof_builder_config cfg = {.alloc = &pp_allocator};
-    pprof_config_for(pprof_kind_of(k), (int64_t)shim_cfg.heap_rate, &cfg);
+    pprof_config_for(pprof_kind_of(k),
+                     k == SHIM_PROF_CPU ? shim_cpu_period_ns() : (int64_t)shim_cfg.heap_rate, &cfg);
     cfg.time_nanos = shim_start_wall_ns;
     cfg.duration_nanos = shim_now_ns() - shim_start_mono_ns;
     pprof_builder *b = NULL;
@@ -228,8 +240,16 @@ static int write_one(enum shim_profile_kind k, enum shim_dump_reason why, shim_s
                  (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns(),
                  (int)shim_mutex_inline());
         pprof_builder_add_comment(b, line, NULL);
+        if (k == SHIM_PROF_CPU) {
+            shim_cpu_describe(line, sizeof line);
+            pprof_builder_add_comment(b, line, NULL);
+        }
+        if (k == SHIM_PROF_THREADS && *shim_threads_describe())
+            pprof_builder_add_comment(b, shim_threads_describe(), NULL);
     }
-    struct add_ctx ac = {b, &err, rc};
+    /* cpu and threads stacks start at an interrupted PC, not a return address */
+    bool exact_leaf = k == SHIM_PROF_CPU || k == SHIM_PROF_THREADS;
+    struct add_ctx ac = {b, &err, rc, exact_leaf ? 0u : (unsigned)PPROF_STACK_ALL_RETURN};
     if (rc == 0)
         shim_snapshot_each(&s, add_sample, &ac);
     rc = ac.rc;
@@ -478,8 +498,10 @@ int shim_dump(enum shim_dump_reason why, bool final) {
         shim_log("final dump skipped: another dump did not finish within 1 s");
         job.failed = 1;
     }
-    if (final)
+    if (final) {
+        shim_cpu_stop();
         __atomic_store_n(&final_finished, 1, __ATOMIC_RELEASE);
+    }
     pthread_setcancelstate(cancel, NULL);
     shim_leave(was);
     errno = saved;

@@ -21,7 +21,9 @@
  *
  * Signals: the handler only writes one byte to a pipe (async-signal-safe);
  * the helper thread, started with every signal blocked so it never steals
- * the program's signals, reads it and dumps.
+ * the program's signals, reads it and dumps. The same thread drains the
+ * cpu profile's per-thread rings (cpu.c); a fork child that profiles cpu
+ * starts a helper of its own for that alone.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -96,10 +98,23 @@ static void final_dump(void) {
  * same points. */
 static uint64_t forks, lineage_seed;
 
+/* A fork child's helper only drains the cpu profile: the signal pipe is
+ * shared with the parent, and periodic dumps are a parent feature. */
+static bool drain_only;
+static int helper_running; /* atomic */
+static void start_thread(void);
+
+void shim_helper_ensure(void) {
+    if (!__atomic_exchange_n(&helper_running, 1, __ATOMIC_ACQ_REL))
+        start_thread();
+}
+
 static void fork_prepare(void) {
     shim_tls_v.guard++; /* stays set until parent/child below */
     __atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
     shim_dump_lock_all(true);
+    shim_threads_lock_all(true);
+    shim_cpu_lock_all(true);
     shim_mutex_lock_all(true);
     shim_maps_lock_all(true);
     shim_heap_lock_all(true);
@@ -115,6 +130,8 @@ static void fork_parent(void) {
     shim_heap_lock_all(false);
     shim_maps_lock_all(false);
     shim_mutex_lock_all(false);
+    shim_cpu_lock_all(false);
+    shim_threads_lock_all(false);
     shim_dump_lock_all(false);
     shim_tls_v.guard--;
 }
@@ -140,6 +157,13 @@ static void fork_child(void) {
     shim_tls_v.event = (shim_sampler){0};
     if (__atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_FINISHED)
         __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELAXED);
+    shim_threads_after_fork();
+    shim_cpu_after_fork();
+    helper_running = 0;  /* threads do not survive fork */
+    if (shim_cpu_on()) { /* timers and threads are not inherited: re-arm, drain */
+        drain_only = true;
+        shim_helper_ensure();
+    }
     shim_tls_v.guard--;
 }
 
@@ -150,34 +174,51 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+/*
+ * The helper thread: signal and interval dumps, and the cpu profile's
+ * drain ticks. It wakes for the earliest of the three and does what is
+ * due; it returns when recording stops or nothing is left to do.
+ */
 static void *helper(void *arg) {
     (void)arg;
     shim_tls_v.guard = 1; /* this thread belongs to the shim entirely */
-    int timeout = shim_cfg.interval ? (int)shim_cfg.interval * 1000 : -1;
-    int64_t next = shim_now_ns() + (int64_t)shim_cfg.interval * 1000000000;
+    shim_threads_own_thread();
+    bool dumps = !drain_only;
+    const int64_t every = (int64_t)shim_cfg.interval * 1000000000;
+    int64_t next = shim_now_ns() + every;
     for (;;) {
-        struct pollfd pfd = {pipe_fds[0], POLLIN, 0};
-        int wait_ms = timeout;
-        if (shim_cfg.interval) {
+        int cpu_ms = shim_cpu_on() ? shim_cpu_drain_ms() : -1; /* a live window may open */
+        int fd = dumps ? pipe_fds[0] : -1;
+        int wait_ms = -1;
+        if (dumps && every) {
             int64_t left = (next - shim_now_ns()) / 1000000;
             wait_ms = left < 0 ? 0 : (int)left;
         }
-        int r = pipe_fds[0] >= 0 ? poll(&pfd, 1, wait_ms) : poll(NULL, 0, wait_ms);
+        if (cpu_ms >= 0 && (wait_ms < 0 || cpu_ms < wait_ms))
+            wait_ms = cpu_ms;
+        if (fd < 0 && wait_ms < 0) {
+            /* nothing left to wait for; shim_helper_ensure starts another */
+            __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+            return NULL;
+        }
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = fd >= 0 ? poll(&pfd, 1, wait_ms) : poll(NULL, 0, wait_ms);
         if (__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_ACTIVE)
             return NULL;
+        if (cpu_ms >= 0)
+            shim_cpu_tick();
         if (r > 0 && (pfd.revents & (POLLNVAL | POLLERR | POLLHUP))) {
             /* The program closed our pipe (daemons close every fd): stop
-             * watching it rather than spin, keep interval dumps. */
+             * watching it rather than spin, keep the rest. */
             pipe_fds[0] = -1;
-            if (!shim_cfg.interval)
-                return NULL;
         } else if (r > 0) {
             unsigned char buf[64];
-            if (read(pipe_fds[0], buf, sizeof buf) > 0)
+            if (read(fd, buf, sizeof buf) > 0)
                 shim_dump(SHIM_DUMP_SIGNAL, false);
-        } else if (r == 0) {
+        }
+        if (dumps && every && shim_now_ns() >= next) {
             shim_dump(SHIM_DUMP_INTERVAL, false);
-            next = shim_now_ns() + (int64_t)shim_cfg.interval * 1000000000;
+            next = shim_now_ns() + every;
         }
     }
 }
@@ -217,8 +258,14 @@ static void start_helper(void) {
             sigaction(shim_cfg.signal, &sa, NULL);
         }
     }
-    if (!shim_cfg.signal && !shim_cfg.interval)
+    if (!shim_cfg.signal && !shim_cfg.interval && !shim_cpu_on())
         return;
+    shim_helper_ensure();
+}
+
+/* The helper thread, started with every signal blocked so that it never
+ * takes one of the program's. */
+static void start_thread(void) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -226,8 +273,13 @@ static void start_helper(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, helper, NULL) != 0)
-        shim_log("cannot start the dump thread; signal and interval dumps are off");
+    if (pthread_create(&th, &attr, helper, NULL) != 0) {
+        __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+        shim_log(drain_only ? "cpu: cannot start the helper thread in a fork child; its cpu "
+                              "samples beyond a few per thread are counted, not unwound"
+                            : "cannot start the helper thread; signal and interval dumps and "
+                              "cpu draining are off");
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -268,6 +320,9 @@ __attribute__((constructor)) static void shim_init(void) {
     at_quick_exit(final_dump);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __atomic_store_n(&shim_state, SHIM_ACTIVE, __ATOMIC_RELEASE);
+    shim_cpu_start();
+    if (shim_profile_on(SHIM_PROF_THREADS))
+        shim_threads_start();
     start_helper();
 out:
     shim_leave(was);
@@ -294,9 +349,12 @@ SHIM_EXPORT int dlclose(void *handle) {
     if (!shim_tls_v.guard && __atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_ACTIVE)
         shim_dump_note_dl(false);
     /* No guard around the real call: it runs the library's destructors,
-     * which are the program's code. */
+     * which are the program's code. cpu samples meanwhile are counted but
+     * not unwound: the unwind information may be going away. */
+    shim_tls_v.no_unwind++;
     int rc = shim_real.dlclose(handle);
     shim_stack_flush();
+    shim_tls_v.no_unwind--;
     if (!shim_tls_v.guard && __atomic_load_n(&shim_state, __ATOMIC_RELAXED) == SHIM_ACTIVE)
         shim_dump_note_dl(true);
     return rc;

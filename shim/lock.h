@@ -13,7 +13,23 @@
  * shim's own, recording, mutex or block profile or the timeline on). */
 static inline bool shim_lock_profiling(void) {
     return !shim_tls_v.guard && shim_recording() &&
-           (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK) || shim_cfg.trace);
+           (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK) ||
+            __atomic_load_n(&shim_threads_marks, __ATOMIC_RELAXED) || shim_cfg.trace);
+}
+
+/* This thread is about to wait for `on` (the threads profile shows it,
+ * with how long): the kind is written last, behind a signal fence, so a
+ * handler on this thread that sees it sees the rest. */
+static inline void shim_wait_mark(const void *on, enum shim_wait_kind kind) {
+    shim_tls_v.wait_on = on;
+    shim_tls_v.wait_since = shim_now_ns();
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    shim_tls_v.wait_kind = kind;
+}
+
+static inline void shim_wait_unmark(void) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    shim_tls_v.wait_kind = SHIM_WAIT_NONE;
 }
 
 /* ------------------------------------------------------- contention.c */
@@ -58,7 +74,7 @@ void shim_block_event(int64_t delay);
  * result is returned unchanged. Sampled 1 in MAPPROF_MUTEX_RATE. A wait
  * that ends in ETIMEDOUT counts as a wait when timeout_waited. */
 int shim_contended(const void *lock, int (*acquire)(const void *call), const void *call,
-                   bool timeout_waited);
+                   bool timeout_waited, enum shim_wait_kind kind);
 
 void shim_contention_lock_all(bool lock);
 void shim_contention_after_fork(void);

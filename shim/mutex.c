@@ -166,7 +166,8 @@ static int lock_or_wait(const lock_call *k) {
     int rc = try_acquire(k);
     if (SHIM_LIKELY(rc != EBUSY))
         return rc;
-    return shim_contended(k->lock, acquire, k, k->op != MUTEX);
+    return shim_contended(k->lock, acquire, k, k->op != MUTEX,
+                          k->op >= RD ? SHIM_WAIT_RWLOCK : SHIM_WAIT_MUTEX);
 }
 
 /* A mutex whose lock word read taken (or before resolution). */
@@ -184,7 +185,7 @@ static __attribute__((noinline)) int mutex_lock_busy(pthread_mutex_t *m) {
     if (!shim_lock_profiling())
         return shim_real.mutex_lock(m);
     lock_call k = {MUTEX, m, 0, NULL};
-    return shim_contended(m, acquire, &k, false);
+    return shim_contended(m, acquire, &k, false, SHIM_WAIT_MUTEX);
 }
 
 SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {

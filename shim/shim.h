@@ -15,6 +15,7 @@
 #define SHIM_SHIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +39,15 @@ typedef struct shim_tls {
     shim_sampler event; /* generator for 1-in-N event sampling */
     int tid;            /* this thread's kernel id, 0 until mutex_kind0.c needs it */
     int own_alloc;      /* a dump runs: the malloc family serves from mem.c */
+    int no_unwind;      /* in dlclose: cpu samples here are not unwound (cpu.c) */
+    /* What this thread waits for now (lock.h's shim_wait_mark), read by
+     * the threads profile's handler on this thread: */
+    int wait_kind;       /* enum shim_wait_kind; written last */
+    const void *wait_on; /* the mutex, rwlock or condition variable */
+    int64_t wait_since;  /* monotonic ns */
 } shim_tls;
+
+enum shim_wait_kind { SHIM_WAIT_NONE, SHIM_WAIT_MUTEX, SHIM_WAIT_RWLOCK, SHIM_WAIT_COND };
 
 extern __thread shim_tls shim_tls_v __attribute__((tls_model("initial-exec")));
 
@@ -110,6 +119,19 @@ typedef struct shim_real_fns {
     void (*Exit_)(int);
     void *(*dlopen)(const char *, int);
     int (*dlclose)(void *);
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*sigwait)(const sigset_t *, int *);
+    int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+    int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+    int (*signalfd)(int, const sigset_t *, int);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    sighandler_t (*signal)(int, sighandler_t);
+    sighandler_t (*sysv_signal)(int, sighandler_t);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
 } shim_real_fns;
 
 /* Filled once by shim_real_resolve; each member non-NULL when done (a
@@ -248,6 +270,13 @@ void shim_stack_init(void);
 /* Capture the caller's stack, the shim's frames skipped, into pcs (cap
  * >= shim_cfg.depth); returns the depth (0: unwind failed, counted). */
 int shim_stack_capture(uint64_t *pcs, int cap);
+/* The same from a signal handler, async-signal-safe: the stack of the
+ * context the signal interrupted (ucontext: the handler's third
+ * argument), its exact PC first. -1 when this thread cannot be unwound
+ * now (it was inside libunwind, or a fork is being prepared). */
+int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap);
+/* Is pc in the shim's own code (async-signal-safe)? */
+bool shim_stack_is_own(uint64_t pc);
 /* The interned copy of pcs[0..depth), or NULL when out of memory. */
 const shim_stack *shim_stack_intern(const uint64_t *pcs, int depth);
 /* A capture + intern in one call; NULL on failure (counted). */
@@ -256,6 +285,16 @@ uint64_t shim_stack_failures(void);
 void shim_stack_after_fork(void);
 void shim_stack_lock_all(bool lock); /* around fork */
 void shim_stack_flush(void);         /* after dlclose */
+
+/* ---------------------------------------------------------- /proc/self */
+
+/* proc.c: no allocation. Each task's tid to fn; the count, -1 on error. */
+int shim_proc_each_task(void (*fn)(int tid, void *ctx), void *ctx);
+bool shim_proc_thread_name(int tid, char out[16]);
+/* A hex mask line of the thread's status ("SigPnd:", "SigBlk:"). */
+bool shim_proc_status_mask(int tid, const char *field, uint64_t *mask);
+/* 1: blocked in syscall *nr at *pc; 0: running; -1: unreadable. */
+int shim_proc_syscall(int tid, long *nr, uint64_t *pc);
 
 /* --------------------------------------------------------------- heap */
 
@@ -361,6 +400,53 @@ void shim_heap_lock_all(bool lock);
 void shim_maps_lock_all(bool lock);
 void shim_mutex_lock_all(bool lock);
 
+/* The cpu profile (cpu.c; thread.c starts threads through it). start:
+ * from the constructor, once recording; tick: from the helper thread,
+ * drains the threads' rings and returns the ms until the next tick wanted
+ * (-1: the profile is off). */
+void shim_cpu_start(void);
+bool shim_cpu_on(void);
+/* A live /debug/pprof/profile window (see cpu.c): begin false when the
+ * signal is the program's; every begin is matched by an end. */
+bool shim_cpu_live_begin(void);
+void shim_cpu_live_end(void);
+int shim_cpu_tick(void);
+int shim_cpu_drain_ms(void);
+void shim_cpu_stop(void); /* the final dump is written: no more signals */
+void shim_cpu_thread_begin(void);
+void shim_cpu_thread_end(void);
+void shim_cpu_snapshot(shim_snapshot *s);
+int64_t shim_cpu_period_ns(void);
+void shim_cpu_describe(char *buf, size_t cap); /* one comment line */
+void shim_cpu_lock_all(bool lock);
+void shim_cpu_after_fork(void);
+/* The threads profile (threads.c): start takes the capture signal (from
+ * the constructor when the profile is on, or by the live endpoint;
+ * idempotent); own_thread marks the calling thread as the shim's (left
+ * out of captures); snapshot captures every thread now. */
+void shim_threads_start(void);
+extern int shim_threads_marks; /* atomic: lock waits are marked for captures */
+void shim_threads_own_thread(void);
+void shim_threads_snapshot(shim_snapshot *s);
+const char *shim_threads_describe(void); /* a comment line, or "" */
+void shim_threads_exec_failed(void);
+void shim_threads_lock_all(bool lock);
+void shim_threads_after_fork(void);
+
+/* Around an exec on this thread (sigown.c): the cpu timer stops, and is
+ * armed again when the exec failed. */
+void shim_cpu_exec_begin(void);
+void shim_cpu_exec_failed(void);
+
+/* The signals the shim takes (sigown.c): own — s now has the shim's
+ * handler, yield is called (once, guard set) when the program installs a
+ * handler of its own; holds — s is the shim's and not yielded; not_ours —
+ * from the shim's handler, for a signal that is not the shim's own: the
+ * effect of the program's disposition (async-signal-safe). */
+void shim_sig_own(int s, void (*yield)(void));
+bool shim_sig_holds(int s);
+void shim_sig_not_ours(int s);
+
 /* Why a dump runs (comments only). */
 enum shim_dump_reason {
     SHIM_DUMP_EXIT,
@@ -408,6 +494,7 @@ void shim_trace_lock_all(bool lock);
 void shim_trace_after_fork(void);
 
 /* Lifecycle (init.c). */
-pid_t shim_pid(void); /* the pid this image profiles as */
+pid_t shim_pid(void);          /* the pid this image profiles as */
+void shim_helper_ensure(void); /* the helper thread runs (it drains the cpu rings) */
 
 #endif

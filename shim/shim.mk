@@ -56,5 +56,5 @@ $(SHIM_FIX_DIR)/lib%.so: tests/shim/fixtures/lib%.c
 
 TEST_LIBS_shim += $(B)/libshim_core.a $(PPROF_LIB) $(B)/libgomap.a $(PPROF_LDLIBS)
 ifneq ($(SAN),1)
-TEST_DEPS_shim += $(SHIM_SO) $(SHIM_FIX_BINS) $(SHIM_FIX_LIBS)
+TEST_DEPS_shim += $(SHIM_SO) $(SHIM_FIX_BINS) $(SHIM_FIX_LIBS) $(B)/pprofcheck
 endif

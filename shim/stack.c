@@ -131,6 +131,44 @@ int shim_stack_capture(uint64_t *pcs, int cap) {
     return d;
 }
 
+/*
+ * From a signal handler: unw_init_local2 starts at the interrupted
+ * context, so the first frame is the exact PC that was running (not a
+ * return address) and the handler's own frames never appear. Only the
+ * documented signal-safe steps (init, step, get_reg) run. A thread that
+ * was already inside libunwind (its per-thread cache is not reentrant) or
+ * a fork being prepared (its gate must not wait for a handler) makes the
+ * capture give up at once: -1, the caller records the time as not
+ * unwound. The capture never blocks and takes no shim lock.
+ */
+int shim_stack_capture_signal(void *ucontext, uint64_t *pcs, int cap) {
+    if (in_unwind || __atomic_load_n(&fork_gate, __ATOMIC_ACQUIRE))
+        return -1;
+    int *stripe = my_stripe();
+    __atomic_add_fetch(stripe, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&fork_gate, __ATOMIC_SEQ_CST)) {
+        __atomic_sub_fetch(stripe, 1, __ATOMIC_RELEASE);
+        return -1;
+    }
+    in_unwind++;
+    unw_cursor_t cur;
+    int d = 0;
+    if (unw_init_local2(&cur, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
+        do {
+            unw_word_t ip = 0;
+            if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+                break;
+            pcs[d++] = (uint64_t)ip;
+        } while (d < cap && unw_step(&cur) > 0);
+    }
+    unwind_leave();
+    return d;
+}
+
+bool shim_stack_is_own(uint64_t pc) {
+    return pc >= own_lo && pc < own_hi;
+}
+
 uint64_t shim_stack_failures(void) {
     return __atomic_load_n(&failures, __ATOMIC_RELAXED);
 }

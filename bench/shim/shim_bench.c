@@ -22,6 +22,7 @@
  * behaviour), isolating the machine's noise beyond medians.
  */
 #include "bench/bench.h"
+#include "bench/child.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,51 +40,18 @@ typedef struct result {
 static char work[1024], bare[1024], shim[1024], outdir[1024];
 
 /* Run argv with LD_PRELOAD=preload (NULL: none) and `env` (NULL or
- * "K=V"), stdout+stderr captured; fills *r from wait4 and the output. */
+ * "K=V"), MAPPROF_OUT in outdir; fills *r from wait4 and the output. */
 static void run(const char *preload, const char *env, char *const argv[], result *r) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(1);
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        char prefix[1100];
-        snprintf(prefix, sizeof prefix, "%s/mp", outdir);
-        setenv("MAPPROF_OUT", prefix, 1);
-        if (preload)
-            setenv("LD_PRELOAD", preload, 1);
-        else
-            unsetenv("LD_PRELOAD");
-        if (env)
-            putenv((char *)env);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    static char buf[1 << 16];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0)
-            len += (size_t)n;
-    buf[len] = '\0';
-    close(fds[0]);
-    int st;
-    struct rusage ru;
-    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "shim_bench: %s failed:\n%s\n", argv[0], buf);
-        exit(1);
-    }
-    r->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-    r->maxrss_kb = (double)ru.ru_maxrss;
-    const char *p = strstr(buf, "ns_per_op ");
+    static bench_child c;
+    char prefix[1100];
+    snprintf(prefix, sizeof prefix, "MAPPROF_OUT=%s/mp", outdir);
+    char *envs[] = {prefix, (char *)env, NULL};
+    bench_child_run(preload, envs, argv, &c);
+    r->cpu_ms = c.cpu_ms;
+    r->maxrss_kb = c.maxrss_kb;
+    const char *p = strstr(c.out, "ns_per_op ");
     r->ns_per_op = p ? atof(p + 10) : 0;
-    p = strstr(buf, "Collected : ");
+    p = strstr(c.out, "Collected : ");
     r->ir = p ? atoll(p + 12) : 0;
 }
 

@@ -317,3 +317,30 @@ TEST_TIMEOUT(examples, examples_run_without_the_profiler, 30) {
     CHECK_CONTAINS(out, "usage: grow_nohint [N]");
     free(out);
 }
+
+/* cpu_hotspots: the cpu profile splits the time between the two phases,
+ * lookups (8 per key) above the inserts, and shows the grows' evacuation
+ * under build_index. */
+TEST_TIMEOUT(examples, cpu_hotspots_cpu_profile_splits_phases, 60) {
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_PROFILES=cpu", ex_cmd("cpu_hotspots", "1000000"));
+    CHECK_MSG(rc == 0, "%s", out);
+    free(out);
+    int pid = su_only_pid_of("cpu");
+    CHECK(pid > 0);
+    const char *path = su_prof(pid, "cpu");
+    pprof_profile *p = su_load(path);
+    int64_t all = su_sum(p, "cpu", NULL, -1), build = su_sum(p, "cpu", "build_index", -1),
+            query = su_sum(p, "cpu", "query_index", -1), evac = su_sum(p, "cpu", "evacuate", -1);
+    printf("build_index %.1f%%, query_index %.1f%%, evacuate %.1f%% of %lld ns\n",
+           100.0 * build / all, 100.0 * query / all, 100.0 * evac / all, (long long)all);
+    CHECK(build + query >= all * 9 / 10);
+    CHECK(build >= all / 10);
+    CHECK(query > build);
+    CHECK(evac > 0 && evac < build);
+    pprof_profile_free(p);
+    char *top = ex_go_pprof("-top -cum", path);
+    CHECK_CONTAINS(top, "query_index");
+    CHECK_CONTAINS(top, "build_index");
+    free(top);
+}

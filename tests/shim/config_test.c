@@ -40,7 +40,12 @@ TEST(shim, config_defaults) {
     shim_config c;
     CHECK_EQ_I(parse1(&c, &e, "/work/dir"), 0);
     CHECK_EQ_S(c.out, "/work/dir/mapprof");
-    CHECK_EQ_U(c.profiles, (1u << SHIM_PROF_COUNT) - 1);
+    /* every profile but cpu and threads, which must be named */
+    CHECK_EQ_U(c.profiles,
+               (1u << SHIM_PROF_COUNT) - 1 - (1u << SHIM_PROF_CPU) - (1u << SHIM_PROF_THREADS));
+    CHECK_EQ_I(c.threads_signal, SIGRTMIN + 29);
+    CHECK_EQ_U(c.cpu_hz, 100);
+    CHECK_EQ_I(c.cpu_signal, SIGPROF);
     CHECK_EQ_U(c.heap_rate, 524288);
     CHECK_EQ_U(c.mutex_rate, 1);
     CHECK_EQ_U(c.grow_rate, 1);
@@ -88,7 +93,15 @@ TEST(shim, config_valid_values) {
                             {"MAPPROF_EMPTY", "write"}}};
     CHECK_EQ_I(parse1(&c, &rt, "/"), 0);
     CHECK_EQ_I(c.signal, SIGRTMIN + 3);
+    CHECK_EQ_U(c.profiles,
+               (1u << SHIM_PROF_COUNT) - 1 - (1u << SHIM_PROF_CPU) - (1u << SHIM_PROF_THREADS));
+    struct env cpu = {.kv = {{"MAPPROF_PROFILES", "all,cpu,threads"},
+                             {"MAPPROF_CPU_HZ", "1000"},
+                             {"MAPPROF_CPU_SIGNAL", "RTMIN+4"}}};
+    CHECK_EQ_I(parse1(&c, &cpu, "/"), 0);
     CHECK_EQ_U(c.profiles, (1u << SHIM_PROF_COUNT) - 1);
+    CHECK_EQ_U(c.cpu_hz, 1000);
+    CHECK_EQ_I(c.cpu_signal, SIGRTMIN + 4);
     CHECK(!c.skip_empty);
 }
 
@@ -110,7 +123,13 @@ TEST(shim, config_bad_values_fall_back) {
         {"MAPPROF_SIGNAL", "SEGV"},
         {"MAPPROF_SIGNAL", "NOPE"},
         {"MAPPROF_SIGNAL", "9999"},
-        {"MAPPROF_PROFILES", "heap,cpu"},
+        {"MAPPROF_PROFILES", "heap,gpu"},
+        {"MAPPROF_CPU_HZ", "0"},
+        {"MAPPROF_CPU_HZ", "1001"},
+        {"MAPPROF_CPU_SIGNAL", "TSTP"},
+        {"MAPPROF_CPU_SIGNAL", "SEGV"},
+        {"MAPPROF_CPU_SIGNAL", "CHLD"},
+        {"MAPPROF_THREADS_SIGNAL", "WINCH"},
         {"MAPPROF_PROFILES", ","},
         {"MAPPROF_OUT", ""},
         {"MAPPROF_OUT", "dir/"},
