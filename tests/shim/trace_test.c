@@ -88,10 +88,11 @@ TEST(shim, trace_grows_whatever_the_grow_rate) {
     free(out);
 }
 
-/* mutexdelay: 25 waits of ~20 ms by one thread on one mutex. */
-TEST(shim, trace_lock_waits) {
+/* mutexdelay: 25 waits of ~20 ms by one thread on one mutex. The mutex and
+ * block profiles are off or sample 1 in 1000: the timeline times them all. */
+static void lock_waits(const char *env) {
     char *out = NULL;
-    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_PROFILES=heap", su_fixture("mutexdelay"));
+    int rc = su_run(&out, env, su_fixture("mutexdelay"));
     CHECK_MSG(rc == 0, "%s", out);
     int contentions = 0;
     long long waited = 0;
@@ -101,8 +102,7 @@ TEST(shim, trace_lock_waits) {
                   sscanf(w, "waited_ns %lld", &waited) == 1,
               "%s", out);
     char *sum = check_trace(su_only_pid());
-    /* Every wait is above 1 ms; the mutex and block profiles are off and
-     * the timeline times them anyway. */
+    /* Every wait is above 1 ms. */
     CHECK_EQ_I(field(sum, "lock_waits"), contentions);
     CHECK_EQ_I(field(sum, "lock_threads"), 1);
     long long traced = field(sum, "lock_wait_ns");
@@ -110,6 +110,14 @@ TEST(shim, trace_lock_waits) {
               traced, waited);
     free(sum);
     free(out);
+}
+
+TEST(shim, trace_lock_waits) {
+    lock_waits("MAPPROF_TRACE=1 MAPPROF_PROFILES=heap");
+}
+
+TEST(shim, trace_lock_waits_whatever_the_mutex_rate) {
+    lock_waits("MAPPROF_TRACE=1 MAPPROF_MUTEX_RATE=1000 MAPPROF_SEED=3");
 }
 
 TEST(shim, trace_lock_threshold) {
