@@ -216,3 +216,32 @@ TEST(shim, trace_grow_ends) {
     free(sum);
     free(out);
 }
+
+/* Every dump writes the timeline, not only the exit's: a mapprof_dump()
+ * request mid-run leaves a valid trace saying so, with the heap as it was
+ * (the 1 MiB block of phase_one live, every byte sampled, and little else),
+ * and the exit dump replaces it. */
+TEST(shim, trace_written_at_every_dump) {
+    NEED_TOOL("python3");
+    char *out = NULL, cmd[1600];
+    /* exec keeps the pid, so $$ is the fixture's pid. */
+    snprintf(cmd, sizeof cmd, "sh -c 'exec %s %s/mp.$$.trace.json %s/mid.trace.json'",
+             su_fixture("dumpcall"), su_dir(), su_dir());
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_HEAP_RATE=1 MAPPROF_PROFILES=heap", cmd);
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "dump=0");
+    char *py = NULL;
+    rc = th_sh(&py,
+               "cd '%s' && python3 '%s/tests/shim/scripts/check_trace.py' mid.trace.json && "
+               "python3 -c \"import json; d = json.load(open('mid.trace.json')); "
+               "m = max(e['args']['bytes'] for e in d['traceEvents'] if e.get('cat') == 'heap'); "
+               "print(d['otherData']['reason'], m, 1 << 20 <= m < (1 << 20) + 65536)\" && "
+               "python3 -c \"import json, glob; "
+               "print(json.load(open(glob.glob('mp.*.trace.json')[0]))['otherData']['reason'])\"",
+               su_dir(), th_root());
+    CHECK_MSG(rc == 0, "%s", py);
+    CHECK_MSG(strstr(py, "\nrequest ") && strstr(py, " True\nexit\n"), "%s", py);
+    CHECK_EQ_I(su_count_files(".tmp"), 0);
+    free(py);
+    free(out);
+}
