@@ -6,7 +6,9 @@
  * stderr and exit status, complete and valid profiles from every process,
  * and no stray file (see the script's header).
  *
- * This test checks the script's verdict and its table: exit status 0, a
+ * The corpus runs three times: as it is, and with the cpu profile at 100
+ * and 1000 Hz (REALPROGS_CPU_HZ). This test checks the script's verdict
+ * and its table: exit status 0, a
  * final "N passed, 0 failed" line, and at least ten cases passed unless
  * programs are missing locally (under CI=true the script fails instead of
  * skipping, so CI cannot pass by skipping). Timings: about 20 s on a
@@ -17,14 +19,15 @@
 
 #include "tests/harness/test.h"
 
-TEST_TIMEOUT(realprogs, real_programs_under_the_shim, 150) {
+/* The script with extra environment `env` ("" for none); checks its verdict. */
+static void run_corpus(const char *env) {
 #ifdef MAPPROF_SANITIZE
     SKIP("needs an uninstrumented build (the shim is not built under SAN=1)");
 #endif
     NEED_TOOL("go"); /* pprofcheck */
     char *out = NULL;
-    int rc = th_sh(&out, "TMPDIR='%s' '%s/scripts/realprogs.sh' '%s'", th_tmpdir(), th_root(),
-                   th_build());
+    int rc = th_sh(&out, "%s TMPDIR='%s' '%s/scripts/realprogs.sh' '%s'", env, th_tmpdir(),
+                   th_root(), th_build());
     printf("%s", out);
     CHECK_MSG(rc == 0, "scripts/realprogs.sh failed (status %d)", rc);
     const char *last = strstr(out, "realprogs: ");
@@ -40,4 +43,18 @@ TEST_TIMEOUT(realprogs, real_programs_under_the_shim, 150) {
         CHECK_EQ_I(skip, 0);
     CHECK_MSG(pass >= 10 || skip > 0, "only %d cases passed", pass);
     free(out);
+}
+
+TEST_TIMEOUT(realprogs, real_programs_under_the_shim, 150) {
+    run_corpus("");
+}
+
+/* The cpu profile's timer signals change nothing either, at Go's rate and
+ * at the highest. */
+TEST_TIMEOUT(realprogs, real_programs_with_cpu_at_100hz, 150) {
+    run_corpus("REALPROGS_CPU_HZ=100");
+}
+
+TEST_TIMEOUT(realprogs, real_programs_with_cpu_at_1000hz, 150) {
+    run_corpus("REALPROGS_CPU_HZ=1000");
 }
