@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""check_trace.py FILE: validate a mapprof timeline (<out>.<pid>.trace.json)
+"""check_trace.py FILE...: validate mapprof timelines (<out>.<pid>.trace.json)
 against the Chrome Trace Event format as ui.perfetto.dev and chrome://tracing
-read it, then print one line of JSON with what it holds (the C tests compare
-those counts with the profiles and the programs' own figures).
+read it, then print one line of JSON per file with what it holds (the C tests
+compare those counts with the profiles and the programs' own figures).
 
 Format checks (each failure: one line on stderr, exit 1):
 - a JSON object with "traceEvents" (a list) and "displayTimeUnit": "ns";
@@ -21,8 +21,11 @@ import json
 import sys
 
 
+PATH = ""
+
+
 def fail(msg):
-    print("check_trace: " + msg, file=sys.stderr)
+    print("check_trace: %s: %s" % (PATH, msg), file=sys.stderr)
     sys.exit(1)
 
 
@@ -30,10 +33,10 @@ def num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def main():
-    if len(sys.argv) != 2:
-        fail("usage: check_trace.py FILE")
-    with open(sys.argv[1], "rb") as f:
+def check(path):
+    global PATH
+    PATH = path
+    with open(path, "rb") as f:
         raw = f.read()
     try:
         doc = json.loads(raw.decode("utf-8"))
@@ -152,4 +155,7 @@ def main():
     print(json.dumps(out, sort_keys=True))
 
 
-main()
+if len(sys.argv) < 2:
+    fail("usage: check_trace.py FILE...")
+for arg in sys.argv[1:]:
+    check(arg)
