@@ -20,8 +20,9 @@
  *   a condition wait, when its wake-up was sampled), in the waiter's ring.
  * - the heap profile's live bytes (estimated, as inuse_space), from the
  *   threads that record or free a sampled block, at most one point per
- *   TRACE_HEAP_NS; a change inside that window is carried by the next
- *   point, and every dump adds the current value.
+ *   TRACE_HEAP_NS; the last change inside that window is written later
+ *   with its own time (shim_trace_heap), and every dump adds the current
+ *   value.
  *
  * Memory: a ring starts at 16 events (56 bytes each) and doubles up to
  * MAPPROF_TRACE_CAP; all rings together hold at most 16 x MAPPROF_TRACE_CAP
@@ -59,7 +60,9 @@ static shim_spin pending_lock;
 static shim_table pending; /* gomap address -> trace_grow (evacuating) */
 static int n_pending;      /* atomic: entries in pending */
 
-static int64_t heap_last_ns; /* atomic: time of the last heap point */
+static shim_spin heap_spin;   /* the heap points' window (innermost but mem's) */
+static int64_t heap_last_ns;  /* time of the last heap point written to a ring */
+static trace_ev heap_pending; /* a change inside the window (kind 0: none) */
 
 /* Map type names, copied: a type's name lives in the library that defines
  * it, which may be unloaded before the dump reads the event. Keyed by the
@@ -297,14 +300,40 @@ void shim_trace_lock_wait(const void *lock, int64_t t0, int64_t t1, int how) {
     push(&e);
 }
 
+/*
+ * At most one point per TRACE_HEAP_NS, and none lost at the end of a
+ * burst: a change inside the window is kept as the pending point (time
+ * and value, the latest wins) and written, with its own time, before the
+ * next point that is due, or by the dump. So the line is exact wherever
+ * the heap rests for a window or more.
+ */
 void shim_trace_heap(int64_t live_bytes) {
-    int64_t now = shim_now_ns(), last = __atomic_load_n(&heap_last_ns, __ATOMIC_RELAXED);
-    if (now - last < TRACE_HEAP_NS ||
-        !__atomic_compare_exchange_n(&heap_last_ns, &last, now, false, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
-        return;
-    trace_ev e = {.ts = now, .dur = live_bytes, .tid = my_tid(), .kind = TRACE_HEAP};
-    push(&e);
+    int64_t now = shim_now_ns();
+    trace_ev due[2];
+    int n = 0;
+    shim_spin_lock(&heap_spin);
+    if (now - heap_last_ns < TRACE_HEAP_NS) {
+        heap_pending =
+            (trace_ev){.ts = now, .dur = live_bytes, .tid = my_tid(), .kind = TRACE_HEAP};
+    } else {
+        if (heap_pending.kind)
+            due[n++] = heap_pending;
+        heap_pending.kind = 0;
+        due[n++] = (trace_ev){.ts = now, .dur = live_bytes, .tid = my_tid(), .kind = TRACE_HEAP};
+        heap_last_ns = now;
+    }
+    shim_spin_unlock(&heap_spin);
+    for (int i = 0; i < n; i++)
+        push(&due[i]);
+}
+
+bool shim_trace_heap_pending(int64_t *ts, int64_t *v) {
+    shim_spin_lock(&heap_spin);
+    bool any = heap_pending.kind != 0;
+    *ts = heap_pending.ts;
+    *v = heap_pending.dur;
+    shim_spin_unlock(&heap_spin);
+    return any;
 }
 
 /* ------------------------------------------------------------ dumps */
@@ -380,6 +409,8 @@ void shim_trace_after_fork(void) {
         my_ring->tid = (int)gettid();
     lost = 0;
     heap_last_ns = 0;
+    heap_pending.kind = 0;
+    heap_spin.locked = 0;
     shim_table_each(&pending, free_pending, NULL);
     shim_table_clear(&pending);
     n_pending = 0;

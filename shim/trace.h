@@ -80,7 +80,9 @@ size_t shim_trace_copy_ring(trace_ring *r, trace_ev *out, size_t room, uint64_t 
 /* The grows still evacuating, in a block from shim_mem_alloc (*out, free
  * with shim_free; NULL when none or no memory). */
 size_t shim_trace_copy_pending(trace_grow **out);
-uint64_t shim_trace_lost(void);  /* events that found no memory */
+uint64_t shim_trace_lost(void); /* events that found no memory */
+/* The heap's last change not yet in a ring (false: none). */
+bool shim_trace_heap_pending(int64_t *ts, int64_t *v);
 uint64_t shim_trace_slots(void); /* event slots allocated, all rings */
 
 #endif

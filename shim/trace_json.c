@@ -386,15 +386,22 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
         jw_printf(w, ",\"pid\":%d,\"tid\":%d,\"args\":{\"lock\":\"0x%llx\",\"wait_ns\":%lld}}", pid,
                   e->tid, (unsigned long long)e->addr, (long long)e->dur);
     }
-    for (size_t i = 0; i <= r->n_heap; i++) {
-        const trace_ev *e = &r->heap[i];
-        int64_t ts = i < r->n_heap ? e->ts : now, v = i < r->n_heap ? e->dur : heap_now;
-        if (i == r->n_heap && (heap_now < 0 || (r->n_heap && e[-1].dur == v)))
-            break; /* the dump's own point only when it adds something */
+    /* The rings' points, the change not yet in a ring, the value now:
+     * each only when it moves on in time and adds something. */
+    int64_t last_ts = INT64_MIN, last_v = -1, pts, pv;
+    bool pending = shim_trace_heap_pending(&pts, &pv);
+    for (size_t i = 0; i < r->n_heap + 2; i++) {
+        int64_t ts = i < r->n_heap ? r->heap[i].ts : i == r->n_heap ? pts : now;
+        int64_t v = i < r->n_heap ? r->heap[i].dur : i == r->n_heap ? pv : heap_now;
+        if (i >= r->n_heap &&
+            ((i == r->n_heap && !pending) || v < 0 || v == last_v || ts < last_ts))
+            continue;
         jw_printf(w, ",\n{\"name\":\"heap live bytes (sampled estimate)\",\"cat\":\"heap\","
                      "\"ph\":\"C\"");
         jw_us(w, "ts", ts);
         jw_printf(w, ",\"pid\":%d,\"tid\":%d,\"args\":{\"bytes\":%lld}}", pid, pid, (long long)v);
+        last_ts = ts;
+        last_v = v;
     }
     jw_printf(w,
               "\n],\"otherData\":{\"generator\":\"mapprof\",\"pid\":%d,\"reason\":\"%s\","

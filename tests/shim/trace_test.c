@@ -245,3 +245,30 @@ TEST(shim, trace_written_at_every_dump) {
     free(py);
     free(out);
 }
+
+/* heapsteps: 8 MiB allocated and freed in two bursts with 30 ms rests.
+ * The heap line has the peak at the first burst's time (not 1 MiB, its
+ * first point, then a jump at the frees) and the drop at the second's
+ * (not at the next allocation, 30 ms later). */
+TEST(shim, trace_heap_line_follows_bursts) {
+    NEED_TOOL("python3");
+    char *out = NULL;
+    int rc = su_run(&out, "MAPPROF_TRACE=1 MAPPROF_HEAP_RATE=1 MAPPROF_PROFILES=heap",
+                    su_fixture("heapsteps"));
+    CHECK_MSG(rc == 0, "%s", out);
+    char *py = NULL;
+    rc = th_sh(&py,
+               "python3 '%s/tests/shim/scripts/check_trace.py' '%s' | python3 -c \""
+               "import json, sys\n"
+               "h = json.load(sys.stdin)['heap']\n"
+               "i = max(range(len(h)), key=lambda k: h[k][1])\n"
+               "low = [p for p in h[i + 1:] if p[1] < 65536]\n"
+               "print('peak', 8 << 20 <= h[i][1] < (8 << 20) + 65536,\n"
+               "      'at_burst', i + 1 < len(h) and h[i + 1][0] - h[i][0] > 20000,\n"
+               "      'drop_at_free', bool(low) and h[-1][0] - low[0][0] > 20000, h)\"",
+               th_root(), trace_path(su_only_pid()));
+    CHECK_MSG(rc == 0, "%s", py);
+    CHECK_MSG(strstr(py, "peak True at_burst True drop_at_free True"), "%s", py);
+    free(py);
+    free(out);
+}

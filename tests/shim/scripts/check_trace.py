@@ -53,6 +53,7 @@ def check(path):
            "grow_ends": {}, "max_lock_tid_events": 0}
     per_tid_locks = {}
     lanes = set()
+    heap = []
     for i, e in enumerate(doc["traceEvents"]):
         where = "event %d (%s)" % (i, json.dumps(e)[:200])
         if not isinstance(e, dict):
@@ -92,6 +93,7 @@ def check(path):
             counters[key] = ts
             if e["cat"] == "heap":
                 out["heap_points"] += 1
+                heap.append([ts, args.get("bytes")])
             continue
         if ph not in ("X", "i"):
             fail(where + ": unexpected phase " + repr(ph))
@@ -152,6 +154,8 @@ def check(path):
     out["lanes"] = len(lanes)
     out["max_lock_tid_events"] = max(per_tid_locks.values()) if per_tid_locks else 0
     out["lock_threads"] = len(per_tid_locks)
+    if len(heap) <= 100:  # the heap line itself, [ts_us, bytes], when short
+        out["heap"] = heap
     print(json.dumps(out, sort_keys=True))
 
 
