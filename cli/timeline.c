@@ -16,9 +16,13 @@
  * duration and how the grow ended), a row per thread that waited on a lock
  * (bars with the lock and the wait), the heap counter as a step line with
  * its peak, ticks at 1-2-5 steps. Bars are at least 1 px wide so a grow of
- * a few µs in a run of seconds stays visible. No script: the page works
+ * a few µs in a run of seconds stays visible; in a trace of more than
+ * THIN_BARS bars, consecutive bars of a row less than a pixel apart are
+ * drawn as one (data-count, a tooltip with their count, span and sum), so
+ * a flight recorder's 100,000 events make a page of thousands of shapes. No script: the page works
  * without one; <title> tooltips are the browser's. Every bar carries its
- * event's values (data-ts, data-dur in µs) so a test can check positions.
+ * event's values (data-tid, data-ts, data-dur in µs; a merged bar its
+ * span) so a test can check them against the trace.
  * Non-goals: zooming (open the trace in ui.perfetto.dev for that), flows.
  */
 #include "cli/cli.h"
@@ -36,6 +40,7 @@
 #define LEFT      150.0 /* row names */
 #define ROW_H     18.0
 #define HEAP_H    70.0
+#define THIN_BARS 2000 /* above this many bars, those less than a pixel apart merge */
 
 static char *dup_str(const char *s) {
     return strdup(s ? s : "");
@@ -284,6 +289,22 @@ static void time_label(char *buf, size_t n, double us) {
         snprintf(buf, n, "%g \u00b5s", us);
 }
 
+/* Bars by row (lanes, then threads), then time. */
+static const cli_tl_bar *sort_base;
+
+static int cmp_bar(const void *x, const void *y) {
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    const cli_tl_bar *a = &sort_base[i], *b = &sort_base[j];
+    int la = a->kind == CLI_TL_LOCK, lb = b->kind == CLI_TL_LOCK;
+    if (la != lb)
+        return la - lb;
+    if (a->row != b->row)
+        return a->row < b->row ? -1 : 1;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
 void cli_timeline_svg(FILE *f, const cli_timeline *t) {
     double span = t->t1 > t->t0 ? t->t1 - t->t0 : 1, plot = WIDTH - LEFT - 10;
     double scale = plot / span;
@@ -321,17 +342,44 @@ void cli_timeline_svg(FILE *f, const cli_timeline *t) {
         cli_xml_text(f, r < t->n_lanes ? name : t->threads[r - t->n_lanes].name, 28);
         fputs("</text>\n", f);
     }
-    for (size_t i = 0; i < t->n_bars; i++) {
-        const cli_tl_bar *b = &t->bars[i];
+    size_t *order = malloc((t->n_bars ? t->n_bars : 1) * sizeof *order);
+    for (size_t i = 0; order && i < t->n_bars; i++)
+        order[i] = i;
+    if (order) {
+        sort_base = t->bars;
+        qsort(order, t->n_bars, sizeof *order, cmp_bar);
+    }
+    bool thin = t->n_bars > THIN_BARS;
+    for (size_t i = 0; i < t->n_bars;) {
+        const cli_tl_bar *b = &t->bars[order ? order[i] : i];
         size_t row = b->kind == CLI_TL_LOCK ? t->n_lanes + (size_t)b->row : (size_t)b->row;
-        double x = LEFT + (b->ts - t->t0) * scale, w = b->dur * scale;
+        double x = LEFT + (b->ts - t->t0) * scale, end = b->ts + b->dur, sum = b->dur;
         double y = 30 + (double)row * ROW_H;
+        size_t j = i + 1;
+        /* Dense traces: bars of a row less than a pixel apart become one. */
+        while (thin && order && b->kind != CLI_TL_GROW_OPEN && j < t->n_bars) {
+            const cli_tl_bar *n = &t->bars[order[j]];
+            if (n->kind != b->kind || n->row != b->row || (n->ts - end) * scale >= 1)
+                break;
+            end = n->ts + n->dur > end ? n->ts + n->dur : end;
+            sum += n->dur;
+            j++;
+        }
+        double w = (end - b->ts) * scale;
         const char *cls = b->kind == CLI_TL_LOCK   ? "lock"
                           : b->kind == CLI_TL_GROW ? "grow"
                                                    : "open";
-        fprintf(f, "<g class=\"%s\" data-ts=\"%.3f\" data-dur=\"%.3f\"><title>", cls, b->ts,
-                b->dur);
-        cli_xml_text(f, b->title, 500);
+        fprintf(f, "<g class=\"%s\" data-tid=\"%lld\" data-ts=\"%.3f\" data-dur=\"%.3f\"", cls,
+                (long long)(b->kind == CLI_TL_LOCK ? t->threads : t->lanes)[b->row].tid, b->ts,
+                end - b->ts);
+        if (j - i > 1)
+            fprintf(f, " data-count=\"%zu\"><title>%zu %s from %.3f ms to %.3f ms, %.3f ms in all",
+                    j - i, j - i, b->kind == CLI_TL_LOCK ? "lock waits" : "map grows",
+                    (b->ts - t->t0) / 1000, (end - t->t0) / 1000, sum / 1000);
+        else {
+            fputs("><title>", f);
+            cli_xml_text(f, b->title, 500);
+        }
         fputs("</title>", f);
         if (b->kind == CLI_TL_GROW_OPEN)
             fprintf(f, "<path class=\"open\" d=\"M%.2f %.1f l5 %.1f h-10 z\"/>", x, y + 2,
@@ -340,13 +388,15 @@ void cli_timeline_svg(FILE *f, const cli_timeline *t) {
             fprintf(f, "<rect class=\"%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>",
                     cls, x, y + 1, w < 1 ? 1 : w, ROW_H - 4);
         /* A label where it fits (about 6 px a character). */
-        if (b->kind != CLI_TL_GROW_OPEN && w > 6.0 * (double)strlen(b->label) + 6) {
+        if (j - i == 1 && b->kind != CLI_TL_GROW_OPEN && w > 6.0 * (double)strlen(b->label) + 6) {
             fprintf(f, "<text class=\"bar\" x=\"%.2f\" y=\"%.1f\">", x + 3, y + ROW_H - 6);
             cli_xml_text(f, b->label, 40);
             fputs("</text>", f);
         }
         fputs("</g>\n", f);
+        i = j;
     }
+    free(order);
     if (t->n_heap) {
         double peak = 0;
         for (size_t i = 0; i < t->n_heap; i++)

@@ -184,3 +184,32 @@ TEST(cli, timeline_bad_traces) {
     CHECK_CONTAINS(html, "No events in this trace.");
     free(html);
 }
+
+/* A dense trace (3,000 short waits 10 us apart on two threads, then two
+ * long ones): bars less than a pixel apart are drawn as one, every event
+ * still accounted for on its thread; the long waits keep bars of their own. */
+TEST(cli, timeline_thins_dense_traces) {
+    NEED_TOOL("python3");
+    const char *in = ct_path("tl-dense"), *out = ct_path("tl-dense-out");
+    CHECK_EQ_I(th_sh(NULL, "rm -rf '%s' '%s' && mkdir -p '%s'", in, out, in), 0);
+    CHECK_EQ_I(th_sh(NULL,
+                     "python3 -c \"import json\n"
+                     "ev = [{'name': 'thread_name', 'ph': 'M', 'pid': 1, 'tid': t, "
+                     "'args': {'name': 'w'}} for t in (2, 3)]\n"
+                     "w = lambda t, ts, d: {'name': 'lock wait', 'cat': 'lock', 'ph': 'X', "
+                     "'ts': ts, 'dur': d, 'pid': 1, 'tid': t, 'args': {'lock': '0x1'}}\n"
+                     "ev += [w(2 + i %% 2, 1000 + 10 * i, 5) for i in range(3000)]\n"
+                     "ev += [w(2, 200000, 40000), w(3, 300000, 50000)]\n"
+                     "json.dump({'traceEvents': ev, 'displayTimeUnit': 'ns'}, "
+                     "open('%s/d.trace.json', 'w'))\"",
+                     in),
+               0);
+    CT_EXPECT(0, "wrote", "report -o '%s' '%s/d.trace.json' 2>&1", out, in);
+    char trace[1100];
+    snprintf(trace, sizeof trace, "%s/d.trace.json", in);
+    check_timeline(out, trace, "3002 waits");
+    char *n = NULL;
+    CHECK_EQ_I(th_sh(&n, "grep -c '<g class=' '%s/index.html'", out), 0);
+    CHECK_MSG(atoi(n) >= 4 && atoi(n) <= 10, "%s bars for 3,002 waits", n);
+    free(n);
+}
