@@ -53,8 +53,7 @@ TEST_TIMEOUT(shim, threads_lock_waiters_and_syscalls, 60) {
             CHECK(!su_has_frame(p, s, "shim_contended")); /* the shim's frames are left out */
             int64_t w = su_num_label(p, s, "wait");
             printf("%s waited %lld ns (program: %lld)\n", name, (long long)w, waited[idx]);
-            CHECK_MSG(w >= waited[idx] * 9 / 10 && w <= waited[idx] * 11 / 10, "%s wait off",
-                      name);
+            CHECK_MSG(w >= waited[idx] * 9 / 10 && w <= waited[idx] * 11 / 10, "%s wait off", name);
             waiters++;
         } else if (!strcmp(name, "holder")) {
             CHECK_EQ_S(state, "syscall");
@@ -81,8 +80,8 @@ TEST_TIMEOUT(shim, threads_lock_waiters_and_syscalls, 60) {
 
 TEST_TIMEOUT(shim, threads_captures_and_eintr, 60) {
     char *out = NULL;
-    int rc = su_run(&out, "MAPPROF_PROFILES=threads MAPPROF_EMPTY=skip",
-                    su_fixture("quietsys 100"));
+    int rc =
+        su_run(&out, "MAPPROF_PROFILES=threads MAPPROF_EMPTY=skip", su_fixture("quietsys 100"));
     CHECK_MSG(rc == 0, "%s", out);
     int caps = 0;
     long ns = -1, po = -1, rd = -1, calls = 0;
