@@ -75,6 +75,50 @@ static void jw_printf(jw *w, const char *fmt, ...) {
     w->err = w->err ? w->err : EOVERFLOW;
 }
 
+/* The per-event writers below format by hand: vsnprintf cost ~1,600
+ * instructions a call, 7,000 an event, and a full flight recorder holds
+ * 131,072 events. */
+static void jw_put(jw *w, const char *s, size_t n) {
+    if (n > sizeof w->buf - w->n)
+        jw_flush(w);
+    if (n > sizeof w->buf) { /* never: callers write short pieces */
+        w->err = w->err ? w->err : EOVERFLOW;
+        return;
+    }
+    memcpy(w->buf + w->n, s, n);
+    w->n += n;
+}
+
+static void jw_lit(jw *w, const char *s) {
+    jw_put(w, s, strlen(s));
+}
+
+static void jw_u64(jw *w, uint64_t v) {
+    char d[24];
+    size_t i = sizeof d;
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    jw_put(w, d + i, sizeof d - i);
+}
+
+static void jw_i64(jw *w, int64_t v) {
+    if (v < 0)
+        jw_put(w, "-", 1);
+    jw_u64(w, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+static void jw_hex(jw *w, uint64_t v) {
+    char d[24];
+    size_t i = sizeof d;
+    do
+        d[--i] = "0123456789abcdef"[v & 15];
+    while ((v >>= 4) != 0);
+    jw_put(w, "\"0x", 3);
+    jw_put(w, d + i, sizeof d - i);
+    jw_put(w, "\"", 1);
+}
+
 /* Length of the valid UTF-8 sequence of 2-4 bytes at s, else 0. */
 static size_t utf8_len(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
@@ -91,14 +135,21 @@ static size_t utf8_len(const char *s) {
     return n;
 }
 
-/* A JSON string: quotes, backslashes, control bytes and bytes that are
- * not valid UTF-8 escaped (\u00XX), so any type or thread name stays
- * valid JSON. */
-static void jw_str(jw *w, const char *s) {
+/* A JSON string's body: quotes, backslashes, control bytes and bytes that
+ * are not valid UTF-8 escaped (\u00XX), so any type or thread name stays
+ * valid JSON; at most ~400 bytes. */
+static void jw_esc(jw *w, const char *s) {
+    size_t n = 0;
+    while (s && n < 400 && (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f &&
+           s[n] != '"' && s[n] != '\\')
+        n++;
+    if (!s || !s[n] || n == 400) { /* plain ASCII: as it is (the usual case) */
+        jw_put(w, s, n);
+        return;
+    }
     char out[512];
     size_t o = 0;
-    out[o++] = '"';
-    for (size_t i = 0; s && s[i] && o < sizeof out - 8; i++) {
+    for (size_t i = 0; s[i] && o < sizeof out - 8; i++) {
         unsigned char c = (unsigned char)s[i];
         size_t u = utf8_len(s + i);
         if (u > 1 && o + u < sizeof out - 8) {
@@ -114,17 +165,33 @@ static void jw_str(jw *w, const char *s) {
             out[o++] = (char)c;
         }
     }
-    out[o++] = '"';
-    out[o] = 0;
-    jw_printf(w, "%s", out);
+    jw_put(w, out, o);
 }
 
-/* µs with the ns as decimals. */
+static void jw_str(jw *w, const char *s) {
+    jw_put(w, "\"", 1);
+    jw_esc(w, s);
+    jw_put(w, "\"", 1);
+}
+
+/* ,"key":µs with the ns as decimals. */
 static void jw_us(jw *w, const char *key, int64_t ns) {
-    const char *sign = ns < 0 ? "-" : "";
-    uint64_t a = ns < 0 ? (uint64_t)-ns : (uint64_t)ns;
-    jw_printf(w, ",\"%s\":%s%llu.%03u", key, sign, (unsigned long long)(a / 1000),
-              (unsigned)(a % 1000));
+    uint64_t a = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+    char frac[4] = {'.', (char)('0' + a % 1000 / 100), (char)('0' + a % 100 / 10),
+                    (char)('0' + a % 10)};
+    jw_put(w, ",\"", 2);
+    jw_lit(w, key);
+    jw_put(w, ns < 0 ? "\":-" : "\":", ns < 0 ? 3 : 2);
+    jw_u64(w, a / 1000);
+    jw_put(w, frac, 4);
+}
+
+/* ,"pid":P,"tid":T */
+static void jw_pid_tid(jw *w, int pid, int64_t tid) {
+    jw_lit(w, ",\"pid\":");
+    jw_i64(w, pid);
+    jw_lit(w, ",\"tid\":");
+    jw_i64(w, tid);
 }
 
 static const char *end_name(int flags) {
@@ -174,22 +241,36 @@ static void thread_name(int tid, const char *fallback, char *out, size_t cap) {
 }
 
 static void grow_name(jw *w, const trace_ev *g, const char *suffix) {
-    char name[256];
-    snprintf(name, sizeof name, "grow %s B %u\u2192%u%s%s", g->type && *g->type ? g->type : "map",
-             g->from_B, g->to_B, g->flags & TRACE_SAME_SIZE ? " (same size)" : "", suffix);
-    jw_printf(w, "{\"name\":");
-    jw_str(w, name);
+    jw_lit(w, "{\"name\":\"grow ");
+    jw_esc(w, g->type && *g->type ? g->type : "map");
+    jw_lit(w, " B ");
+    jw_u64(w, g->from_B);
+    jw_lit(w, "\u2192");
+    jw_u64(w, g->to_B);
+    jw_lit(w, g->flags & TRACE_SAME_SIZE ? " (same size)" : "");
+    jw_lit(w, suffix);
+    jw_put(w, "\"", 1);
 }
 
 static void grow_args(jw *w, const trace_ev *g, bool open) {
-    jw_printf(w, ",\"args\":{\"map\":\"0x%llx\",\"type\":", (unsigned long long)g->addr);
+    jw_lit(w, ",\"args\":{\"map\":");
+    jw_hex(w, g->addr);
+    jw_lit(w, ",\"type\":");
     jw_str(w, g->type);
-    jw_printf(w,
-              ",\"from_B\":%u,\"to_B\":%u,\"same_size\":%s,\"entries\":%llu,\"bytes\":%llu,"
-              "\"started_by_tid\":%d,\"end\":\"%s\"}}",
-              g->from_B, g->to_B, g->flags & TRACE_SAME_SIZE ? "true" : "false",
-              (unsigned long long)g->entries, (unsigned long long)g->bytes, g->tid,
-              open ? end_name(0) : end_name(g->flags));
+    jw_lit(w, ",\"from_B\":");
+    jw_u64(w, g->from_B);
+    jw_lit(w, ",\"to_B\":");
+    jw_u64(w, g->to_B);
+    jw_lit(w, g->flags & TRACE_SAME_SIZE ? ",\"same_size\":true" : ",\"same_size\":false");
+    jw_lit(w, ",\"entries\":");
+    jw_u64(w, g->entries);
+    jw_lit(w, ",\"bytes\":");
+    jw_u64(w, g->bytes);
+    jw_lit(w, ",\"started_by_tid\":");
+    jw_i64(w, g->tid);
+    jw_lit(w, ",\"end\":\"");
+    jw_lit(w, open ? end_name(0) : end_name(g->flags));
+    jw_lit(w, "\"}}");
 }
 
 typedef struct ring_info {
@@ -354,14 +435,14 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
     for (size_t i = 0, j = 0; i < r->n_grows || j < r->n_open;) {
         bool open = j < r->n_open && (i == r->n_grows || r->open[j].ts < r->grows[i].ts);
         const trace_ev *g = open ? &r->open[j++] : &r->grows[i++];
-        jw_printf(w, ",\n");
+        jw_lit(w, ",\n");
         grow_name(w, g, open ? " (evacuating at dump)" : "");
-        jw_printf(w, open ? ",\"cat\":\"map.grow\",\"ph\":\"i\",\"s\":\"t\""
-                          : ",\"cat\":\"map.grow\",\"ph\":\"X\"");
+        jw_lit(w, open ? ",\"cat\":\"map.grow\",\"ph\":\"i\",\"s\":\"t\""
+                       : ",\"cat\":\"map.grow\",\"ph\":\"X\"");
         jw_us(w, "ts", g->ts);
         if (!open)
             jw_us(w, "dur", g->dur);
-        jw_printf(w, ",\"pid\":%d,\"tid\":%d", pid, LANE_TID0 + (open ? 0 : (int)lane[i - 1]));
+        jw_pid_tid(w, pid, LANE_TID0 + (open ? 0 : (int)lane[i - 1]));
         grow_args(w, g, open);
     }
     /* Drops first: each is at its thread's oldest kept event. */
@@ -379,12 +460,18 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
     }
     for (size_t i = 0; i < r->n_locks; i++) {
         const trace_ev *e = &r->locks[i];
-        jw_printf(w, ",\n{\"name\":\"%s\",\"cat\":\"lock\",\"ph\":\"X\"",
-                  e->flags == TRACE_LOCK_COND ? "lock wait (condition re-lock)" : "lock wait");
+        jw_lit(w,
+               e->flags == TRACE_LOCK_COND
+                   ? ",\n{\"name\":\"lock wait (condition re-lock)\",\"cat\":\"lock\",\"ph\":\"X\""
+                   : ",\n{\"name\":\"lock wait\",\"cat\":\"lock\",\"ph\":\"X\"");
         jw_us(w, "ts", e->ts);
         jw_us(w, "dur", e->dur);
-        jw_printf(w, ",\"pid\":%d,\"tid\":%d,\"args\":{\"lock\":\"0x%llx\",\"wait_ns\":%lld}}", pid,
-                  e->tid, (unsigned long long)e->addr, (long long)e->dur);
+        jw_pid_tid(w, pid, e->tid);
+        jw_lit(w, ",\"args\":{\"lock\":");
+        jw_hex(w, e->addr);
+        jw_lit(w, ",\"wait_ns\":");
+        jw_i64(w, e->dur);
+        jw_lit(w, "}}");
     }
     /* The rings' points, the change not yet in a ring, the value now:
      * each only when it moves on in time and adds something. */
@@ -396,10 +483,13 @@ static void write_events(jw *w, const collected *c, const runs *r, const unsigne
         if (i >= r->n_heap &&
             ((i == r->n_heap && !pending) || v < 0 || v == last_v || ts < last_ts))
             continue;
-        jw_printf(w, ",\n{\"name\":\"heap live bytes (sampled estimate)\",\"cat\":\"heap\","
-                     "\"ph\":\"C\"");
+        jw_lit(w, ",\n{\"name\":\"heap live bytes (sampled estimate)\",\"cat\":\"heap\","
+                  "\"ph\":\"C\"");
         jw_us(w, "ts", ts);
-        jw_printf(w, ",\"pid\":%d,\"tid\":%d,\"args\":{\"bytes\":%lld}}", pid, pid, (long long)v);
+        jw_pid_tid(w, pid, pid);
+        jw_lit(w, ",\"args\":{\"bytes\":");
+        jw_i64(w, v);
+        jw_lit(w, "}}");
         last_ts = ts;
         last_v = v;
     }
