@@ -569,7 +569,7 @@ int shim_trace_write(enum shim_dump_reason why, bool *empty, char *msg, size_t c
         shim_free(lane);
     }
     if (rc == -ENOMEM)
-        snprintf(msg, cap, "trace: out of memory");
+        snprintf(msg, cap, "out of memory");
     shim_free(c.ev);
     shim_free(c.rings);
     return rc;
