@@ -272,3 +272,25 @@ TEST(shim, trace_heap_line_follows_bursts) {
     free(py);
     free(out);
 }
+
+/* The trace cannot be written (its name is taken by a directory): one
+ * mapprof: line names it, the profiles are written, the program's output
+ * and status are its own, and no temporary file is left behind. */
+TEST(shim, trace_write_failure_is_one_line) {
+    char *out = NULL, *plain = NULL, cmd[1200];
+    const char *fx = su_fixture("maps");
+    CHECK_EQ_I(th_sh(&plain, "'%s'", fx), 0);
+    /* exec keeps the pid, so $$ is the fixture's pid. */
+    snprintf(cmd, sizeof cmd, "sh -c 'env -u LD_PRELOAD mkdir %s/mp.$$.trace.json && exec %s'",
+             su_dir(), fx);
+    int rc = su_run(&out, "MAPPROF_TRACE=1", cmd);
+    CHECK_EQ_I(rc, 0);
+    const char *line = strstr(out, "mapprof: ");
+    CHECK_MSG(line && strstr(line, "trace:") && !strstr(line + 1, "mapprof: "),
+              "expected one mapprof: line about the trace:\n%s", out);
+    CHECK_CONTAINS(out, plain);
+    CHECK_EQ_I(su_count_files("grow.pb.gz"), 1);
+    CHECK_EQ_I(su_count_files(".tmp"), 0);
+    free(out);
+    free(plain);
+}
