@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 typedef struct bench_child {
-    double cpu_ms;    /* user + system */
-    double maxrss_kb; /* ru_maxrss */
+    double cpu_ms;     /* user + system */
+    double maxrss_kb;  /* ru_maxrss */
     char out[1 << 16]; /* stdout + stderr, NUL-terminated (truncated) */
 } bench_child;
 

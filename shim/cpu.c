@@ -97,11 +97,14 @@ static unsigned stride; /* words per record: 1 + depth */
 static int sig;         /* 0: the profile is off */
 static int64_t period_ns;
 static int64_t next_reap;
-static bool stopped;      /* sampling ended (final dump, or the program took the signal) */
-static int yielded;       /* atomic: the program took the signal (sigown.c) */
-static int paused;        /* atomic: no live window and no cpu profile: timers off */
-static uint64_t overruns; /* expirations folded into one signal (diagnostic) */
-static uint64_t unarmed;  /* threads not sampled (signal blocked, no slot, no timer) */
+static bool stopped;       /* sampling ended (final dump, or the program took the signal) */
+static int yielded;        /* atomic: the program took the signal (sigown.c) */
+static int paused;         /* atomic: no live window and no cpu profile: timers off */
+static uint64_t overruns;  /* expirations folded into one signal (diagnostic) */
+static int64_t handler_ns; /* atomic: time inside the handler, all threads */
+static int64_t drain_ns;   /* time draining (under cpu_lock) */
+static uint64_t samples;   /* atomic: handler runs that recorded something */
+static uint64_t unarmed;   /* threads not sampled (signal blocked, no slot, no timer) */
 
 /* Distinct code for each reason, so a profile shows the reason as a frame.
  * noinline and a body each: identical empty functions could be folded. */
@@ -162,6 +165,7 @@ static void on_tick(int signo, siginfo_t *si, void *uc) {
         weight += (uint64_t)si->si_overrun;
         __atomic_add_fetch(&overruns, (uint64_t)si->si_overrun, __ATOMIC_RELAXED);
     }
+    int64_t t0 = shim_now_ns(); /* clock_gettime: async-signal-safe (vDSO) */
     uint32_t h = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
     if (h - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >= RING) {
         __atomic_add_fetch(&s->full, weight, __ATOMIC_RELAXED);
@@ -184,6 +188,8 @@ static void on_tick(int signo, siginfo_t *si, void *uc) {
     }
     rec[0] = (uint64_t)d | (uint64_t)why << 16 | (weight > 0xffffffff ? 0xffffffff : weight) << 32;
     __atomic_store_n(&s->head, h + 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&samples, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&handler_ns, shim_now_ns() - t0, __ATOMIC_RELAXED);
     errno = saved;
 }
 
@@ -388,6 +394,7 @@ static bool handler_ours(void) {
 static void drain_all(bool reap) {
     pid_t pid = shim_pid();
     shim_spin_lock(&cpu_lock);
+    int64_t t0 = shim_now_ns();
     for (int i = 0; i < n_slots; i++) {
         cpu_slot *s = slots[i];
         if (!s || !s->tid)
@@ -403,6 +410,7 @@ static void drain_all(bool reap) {
             __atomic_store_n(&s->tid, 0, __ATOMIC_RELEASE);
         }
     }
+    drain_ns += shim_now_ns() - t0;
     shim_spin_unlock(&cpu_lock);
 }
 
@@ -489,9 +497,11 @@ void shim_cpu_describe(char *buf, size_t cap) {
         armed += slots[i] && slots[i]->tid && slots[i]->armed;
     snprintf(buf, cap,
              "mapprof: cpu_hz=%u cpu_signal=%d threads_sampled_now=%d threads_not_sampled=%llu "
-             "timer_overruns=%llu stopped=%d",
+             "timer_overruns=%llu stopped=%d handler_runs=%llu handler_ns=%lld drain_ns=%lld",
              shim_cfg.cpu_hz, shim_cfg.cpu_signal, armed, (unsigned long long)unarmed,
-             (unsigned long long)__atomic_load_n(&overruns, __ATOMIC_RELAXED), (int)stopped);
+             (unsigned long long)__atomic_load_n(&overruns, __ATOMIC_RELAXED), (int)stopped,
+             (unsigned long long)__atomic_load_n(&samples, __ATOMIC_RELAXED),
+             (long long)__atomic_load_n(&handler_ns, __ATOMIC_RELAXED), (long long)drain_ns);
     shim_spin_unlock(&cpu_lock);
 }
 
@@ -724,6 +734,9 @@ void shim_cpu_after_fork(void) {
     shim_table_each(&sums, free_chain, NULL);
     shim_table_clear(&sums);
     __atomic_store_n(&overruns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&samples, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&handler_ns, 0, __ATOMIC_RELAXED);
+    drain_ns = 0;
     unarmed = 0;
     shim_tls_v.tid = 0;
     if (!stopped)

@@ -13,6 +13,8 @@ bench-cpu: $(BENCH_CPU) $(BENCH_SHIM_WORK) $(SHIM_SO)
 	@rm -rf $(BENCH_CPU_DIR) && mkdir -p $(BENCH_CPU_DIR)
 	$(BENCH_CPU) $(B) $(BENCH_CPU_DIR) $(BENCH_CPU_RUNS)
 
-$(BENCH_CPU): $(B)/obj/bench/cpu/cpu_bench.o
+$(B)/obj/bench/cpu/cpu_bench.o: | $(PPROF_GEN_H)
+
+$(BENCH_CPU): $(B)/obj/bench/cpu/cpu_bench.o $(PPROF_LIB) $(B)/libgomap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $<
+	$(CC) $(LDFLAGS) -o $@ $< $(PPROF_LIB) $(B)/libgomap.a $(PPROF_LDLIBS)
