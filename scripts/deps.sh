@@ -19,14 +19,14 @@ pkgs_of() {
     map) echo "" ;;
     pprof) echo "$pprof_build $go_tools binutils clang" ;;
     shim) echo "$pprof_build libunwind-dev $go_tools python3 perl sqlite3 xz-utils gzip strace" ;;
-    cli) echo "$pprof_build libunwind-dev $go_tools python3 chromium" ;;
-    examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev $go_tools" ;;
+    cli) echo "$pprof_build libunwind-dev libjson-c-dev $go_tools python3 chromium" ;;
+    examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev libjson-c-dev $go_tools" ;;
     fuzzmap) echo "clang libclang-rt-14-dev" ;;
-    install) echo "$pprof_build libunwind-dev binutils" ;;
+    install) echo "$pprof_build libunwind-dev libjson-c-dev binutils" ;;
     tsan) echo "clang libclang-rt-14-dev" ;;
-    meta) echo "$pprof_build libunwind-dev clang clang-format git" ;;
-    demo) echo "$pprof_build libunwind-dev $go_tools" ;;
-    *) echo "$pprof_build libunwind-dev $go_tools libclang-rt-14-dev clang clang-format python3 perl sqlite3 xz-utils gzip git strace binutils chromium" ;;
+    meta) echo "$pprof_build libunwind-dev libjson-c-dev clang clang-format git" ;;
+    demo) echo "$pprof_build libunwind-dev libjson-c-dev $go_tools" ;;
+    *) echo "$pprof_build libunwind-dev libjson-c-dev $go_tools libclang-rt-14-dev clang clang-format python3 perl sqlite3 xz-utils gzip git strace binutils chromium" ;;
     esac
 }
 
