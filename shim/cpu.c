@@ -556,15 +556,7 @@ static void register_existing(void) {
 static void cpu_yield(void);
 
 static bool install_handler_for(int s) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_tick;
-    /* SA_RESTART: the program's read, write, futex waits... resume; what
-     * signal(7) says a handler always interrupts (poll, nanosleep, ...)
-     * can see EINTR, as under any profiler's signal. */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    return shim_real.sigaction(s, &sa, NULL) == 0;
+    return shim_sig_install(s, on_tick);
 }
 
 static void install_handler(void) {

@@ -443,6 +443,7 @@ void shim_cpu_exec_failed(void);
  * handler of its own; holds — s is the shim's and not yielded; not_ours —
  * from the shim's handler, for a signal that is not the shim's own: the
  * effect of the program's disposition (async-signal-safe). */
+bool shim_sig_install(int s, void (*handler)(int, siginfo_t *, void *)); /* SA_RESTART */
 void shim_sig_own(int s, void (*yield)(void));
 bool shim_sig_holds(int s);
 void shim_sig_not_ours(int s);
