@@ -18,6 +18,7 @@
  *   normalize.c frame names made comparable (report)
  *   cluster.c   near-identical stacks grouped (report)
  *   flame.c     the flame graph as a self-contained SVG (report)
+ *   timeline.c  a mapprof trace (trace.json) read and drawn as SVG (report)
  */
 #ifndef MAPPROF_CLI_H
 #define MAPPROF_CLI_H
@@ -229,5 +230,44 @@ int cli_flame_write(FILE *f, const cli_stack *stacks, size_t n, const cli_names 
 /* s escaped for XML and HTML text and attributes (control characters as
  * '?'), cut to max characters with ".." when longer (SIZE_MAX: whole). */
 void cli_xml_text(FILE *f, const char *s, size_t max);
+
+/* ----------------------------------------------------------- timeline.c */
+
+enum { CLI_TL_GROW, CLI_TL_GROW_OPEN, CLI_TL_LOCK };
+
+typedef struct cli_tl_bar {
+    int kind;       /* CLI_TL_* */
+    int row;        /* grow lane or lock-waiting thread, by kind */
+    double ts, dur; /* µs */
+    char *label, *title;
+} cli_tl_bar;
+
+typedef struct cli_tl_row {
+    int64_t tid;
+    char *name; /* threads only */
+} cli_tl_row;
+
+typedef struct cli_tl_point {
+    double ts, v;
+} cli_tl_point;
+
+typedef struct cli_timeline {
+    char *path;
+    char process[64];
+    int64_t pid, dropped;
+    double t0, t1; /* µs: the process start (or first event) to the dump */
+    cli_tl_bar *bars;
+    size_t n_bars, n_grows, n_waits;
+    cli_tl_row *lanes, *threads;
+    size_t n_lanes, n_threads;
+    cli_tl_point *heap;
+    size_t n_heap;
+} cli_timeline;
+
+/* Read a trace; 0, or 2 after one "mapprof report:" line. */
+int cli_timeline_load(const char *path, cli_timeline *t);
+void cli_timeline_free(cli_timeline *t);
+/* The timeline as an inline <svg class="timeline"> element. */
+void cli_timeline_svg(FILE *f, const cli_timeline *t);
 
 #endif

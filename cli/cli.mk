@@ -10,6 +10,6 @@ $(CLI_OBJS): | $(B)/gen/pprof/profile.pb-c.h
 $(B)/mapprof: $(CLI_OBJS) $(B)/libmapprof_pprof.a $(B)/libgomap.a $(B)/libshim_core.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libshim_core.a $(B)/libmapprof_pprof.a \
-	    $(B)/libgomap.a $(PPROF_LDLIBS)
+	    $(B)/libgomap.a $(PPROF_LDLIBS) -ljson-c
 
 ALL_TARGETS += $(B)/mapprof

@@ -21,8 +21,12 @@
  * temporary sibling, renamed into place; an existing DIR is refused);
  * the output depends only on the input (sorted everywhere); bad input is
  * one "mapprof report:" line and status 2; a kind without samples gets a
- * section that says so. Non-goals: the timeline (a trace file), diffing
- * two runs (mapprof diff), pprof's -lines granularity.
+ * section that says so.
+ *
+ * Timelines: traces (<out>.<pid>.trace.json, MAPPROF_TRACE=1) given on the
+ * command line or found beside a profile given (same <out>.<pid>) are
+ * drawn in index.html (timeline.c) and copied into DIR for ui.perfetto.dev.
+ * Non-goals: diffing two runs (mapprof diff), pprof's -lines granularity.
  */
 #include "cli/cli.h"
 
@@ -37,10 +41,11 @@
 
 #define REPORT_USAGE                                                                               \
     "usage: mapprof report -o DIR [--distance N] [--depth N] [--ignore REGEX] "                    \
-    "[--sample-index NAME] FILE..."
+    "[--sample-index NAME] FILE... (profiles .pb.gz, traces .trace.json)"
 #define DEFAULT_DISTANCE 1
 #define DEFAULT_DEPTH    8
 #define MAX_KINDS        16
+#define MAX_TRACES       64
 
 typedef struct report_opts {
     const char *out, *ignore_src, *index_name;
@@ -422,8 +427,122 @@ static void html_kind(FILE *f, kind_data *k, const cli_names *names) {
     fputs("</table></section>\n", f);
 }
 
+/* ------------------------------------------------------------ timelines */
+
+static bool is_trace(const char *path) {
+    size_t n = strlen(path);
+    return n > 11 && !strcmp(path + n - 11, ".trace.json");
+}
+
+/* <prefix>.<pid>.trace.json beside a profile <prefix>.<pid>.<kind>.pb.gz
+ * (malloc'd), or NULL when there is none. */
+static char *sibling_trace(const char *profile) {
+    size_t n = strlen(profile);
+    if (n < 7 || strcmp(profile + n - 6, ".pb.gz"))
+        return NULL;
+    const char *kind = profile + n - 6;
+    while (kind > profile && kind[-1] != '.')
+        kind--;
+    const char *pid = kind - 1;
+    if (pid <= profile)
+        return NULL;
+    const char *digits = pid;
+    while (digits > profile && digits[-1] >= '0' && digits[-1] <= '9')
+        digits--;
+    if (digits == pid || digits == profile || digits[-1] != '.')
+        return NULL;
+    char *t = NULL;
+    if (asprintf(&t, "%.*s.trace.json", (int)(pid - profile), profile) < 0)
+        return NULL;
+    if (access(t, R_OK) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* The traces: given ones, then siblings of the profiles, each once. */
+static int find_traces(char **files, size_t n, char **traces, size_t *nt) {
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            char *t = pass == 0 ? (is_trace(files[i]) ? strdup(files[i]) : NULL)
+                                : (is_trace(files[i]) ? NULL : sibling_trace(files[i]));
+            if (!t)
+                continue;
+            bool seen = false;
+            for (size_t j = 0; j < *nt && !seen; j++)
+                seen = !strcmp(traces[j], t);
+            if (seen || *nt == MAX_TRACES) {
+                free(t);
+                if (!seen)
+                    return cli_fail("report", "more than %d traces", MAX_TRACES);
+                continue;
+            }
+            traces[(*nt)++] = t;
+        }
+    return 0;
+}
+
+/* The trace itself goes into the report, for ui.perfetto.dev. */
+static int copy_trace(const char *dir, const cli_timeline *t, size_t i, char *name, size_t cap) {
+    const char *base = strrchr(t->path, '/') ? strrchr(t->path, '/') + 1 : t->path;
+    snprintf(name, cap, "%s", base);
+    FILE *in = fopen(t->path, "rb");
+    FILE *out = in ? create(dir, name) : NULL;
+    if (in && !out && errno == EEXIST) { /* the same name from another directory */
+        snprintf(name, cap, "%zu.%s", i + 1, base);
+        out = create(dir, name);
+    }
+    char buf[65536];
+    size_t k;
+    int rc = in && out ? 0 : -errno;
+    while (rc == 0 && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, k, out) != k)
+            rc = -EIO;
+    if (in && ferror(in) && rc == 0)
+        rc = -EIO;
+    if (in)
+        fclose(in);
+    if (out && finish(out) != 0 && rc == 0)
+        rc = -EIO;
+    return rc;
+}
+
+static int html_timeline(FILE *f, const char *dir, const cli_timeline *t, size_t i) {
+    char copy[256];
+    int rc = copy_trace(dir, t, i, copy, sizeof copy);
+    if (rc)
+        return rc;
+    fprintf(f, "<section id=\"timeline-%zu\" class=\"timeline\"><h2>timeline: ", i);
+    put_html(f, t->process[0] ? t->process : "process");
+    fprintf(f, " (pid %lld)</h2>\n<p class=\"files\">", (long long)t->pid);
+    put_html(f, t->path);
+    fprintf(f,
+            "</p>\n<p>%zu map grows (bars from the grow's start to the end of its evacuation), "
+            "%zu lock waits above the trace's threshold, %zu heap points over %.3f s",
+            t->n_grows, t->n_waits, t->n_heap, (t->t1 - t->t0) / 1e6);
+    if (t->dropped)
+        fprintf(f,
+                "; <strong>%lld events dropped</strong> (a thread's ring was full: its "
+                "oldest events are missing)",
+                (long long)t->dropped);
+    fputs(". Hover a bar for its details. For zooming, open <a href=\"", f);
+    put_html(f, copy);
+    fputs("\">", f);
+    put_html(f, copy);
+    fputs("</a> in <a href=\"https://ui.perfetto.dev\">ui.perfetto.dev</a> (Open trace file) "
+          "or chrome://tracing.</p>\n",
+          f);
+    if (t->n_bars == 0 && t->n_heap == 0)
+        fputs("<p class=\"empty\">No events in this trace.</p>\n", f);
+    else
+        cli_timeline_svg(f, t);
+    fputs("</section>\n", f);
+    return 0;
+}
+
 static int write_html(const char *dir, kind_data *kinds, size_t nk, const cli_names *names,
-                      const report_opts *o) {
+                      const report_opts *o, const cli_timeline *tl, size_t ntl) {
     FILE *f = create(dir, "index.html");
     if (!f)
         return -errno;
@@ -445,12 +564,24 @@ static int write_html(const char *dir, kind_data *kinds, size_t nk, const cli_na
     fprintf(f, ", clustered within %ld frames (clusters.csv).</p>\n<nav>", o->distance);
     for (size_t i = 0; i < nk; i++)
         fprintf(f, "%s<a href=\"#%s\">%s</a>", i ? " · " : "", kinds[i].name, kinds[i].name);
+    for (size_t i = 0; i < ntl; i++)
+        fprintf(f, "%s<a href=\"#timeline-%zu\">timeline %lld</a>", i || nk ? " · " : "", i,
+                (long long)tl[i].pid);
     fputs("</nav>\n", f);
+    for (size_t i = 0; i < ntl; i++) {
+        int rc = html_timeline(f, dir, &tl[i], i);
+        if (rc) {
+            fclose(f);
+            return rc;
+        }
+    }
     for (size_t i = 0; i < nk; i++)
         html_kind(f, &kinds[i], names);
     /* The page's own check that it rendered: tests read this marker. */
     fputs("<script>document.body.dataset.rendered = document.querySelectorAll('section')"
-          ".length;</script>\n</body></html>\n",
+          ".length;\ndocument.body.dataset.timelineBars = document.querySelectorAll("
+          "'svg.timeline rect.grow, svg.timeline path.open, svg.timeline rect.lock').length;"
+          "</script>\n</body></html>\n",
           f);
     return finish(f);
 }
@@ -514,12 +645,12 @@ static int load_kinds(kind_data *kinds, size_t *nk, char **files, size_t n, cons
 }
 
 static int write_all(const char *dir, kind_data *kinds, size_t nk, const cli_names *names,
-                     const report_opts *o) {
+                     const report_opts *o, const cli_timeline *tl, size_t ntl) {
     int rc = write_csv(dir, kinds, nk, names);
     for (size_t k = 0; rc == 0 && k < nk; k++)
         if (kinds[k].samples > 0 && (rc = write_folded(dir, &kinds[k], names)) == 0)
             rc = write_flame(dir, &kinds[k], names);
-    return rc ? rc : write_html(dir, kinds, nk, names, o);
+    return rc ? rc : write_html(dir, kinds, nk, names, o, tl, ntl);
 }
 
 int cli_report(int argc, char **argv) {
@@ -554,13 +685,25 @@ int cli_report(int argc, char **argv) {
         goto out_regex;
     }
     kind_data kinds[MAX_KINDS];
-    size_t nk = 0;
+    size_t nk = 0, nt = 0, ntl = 0, np = 0;
+    char *traces[MAX_TRACES];
+    cli_timeline tl[MAX_TRACES];
+    char **profiles = calloc((size_t)(argc - optind), sizeof *profiles);
     cli_names names;
-    if (cli_names_init(&names) < 0) {
+    if (!profiles || cli_names_init(&names) < 0) {
+        free(profiles);
         status = cli_fail("report", "out of memory");
         goto out_regex;
     }
-    status = load_kinds(kinds, &nk, argv + optind, (size_t)(argc - optind), &o, &names);
+    for (int i = optind; i < argc; i++)
+        if (!is_trace(argv[i]))
+            profiles[np++] = argv[i];
+    status = find_traces(argv + optind, (size_t)(argc - optind), traces, &nt);
+    for (size_t i = 0; status == 0 && i < nt; i++)
+        if ((status = cli_timeline_load(traces[i], &tl[i])) == 0)
+            ntl++;
+    if (status == 0)
+        status = load_kinds(kinds, &nk, profiles, np, &o, &names);
     if (status == 0) {
         /* A sibling of DIR, so the rename stays on one file system. */
         char tmpl[4096];
@@ -569,7 +712,7 @@ int cli_report(int argc, char **argv) {
             status = cli_fail("report", "cannot create a directory next to %s: %s", o.out,
                               strerror(errno));
         } else {
-            int rc = write_all(tmpl, kinds, nk, &names, &o);
+            int rc = write_all(tmpl, kinds, nk, &names, &o, tl, ntl);
             if (rc == 0 && (chmod(tmpl, 0755) != 0 || rename(tmpl, o.out) != 0))
                 rc = -errno;
             if (rc != 0) {
@@ -582,6 +725,11 @@ int cli_report(int argc, char **argv) {
     }
     for (size_t k = 0; k < nk; k++)
         kind_free(&kinds[k]);
+    for (size_t i = 0; i < ntl; i++)
+        cli_timeline_free(&tl[i]);
+    for (size_t i = 0; i < nt; i++)
+        free(traces[i]);
+    free(profiles);
     cli_names_free(&names);
 out_regex:
     if (o.has_ignore)

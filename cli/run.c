@@ -56,7 +56,8 @@
 #define RUN_USAGE                                                                                  \
     "usage: mapprof run [-o PREFIX] [--profiles LIST] [--heap-rate N] [--mutex-rate N] "           \
     "[--grow-rate N] [--seed N] [--interval S] [--depth N] [--signal SIG] [--symbols fast|full] "  \
-    "[--empty write|skip] [--cpu] [--cpu-hz N] [--cpu-signal SIG] [--http ADDR] [--report DIR] "   \
+    "[--empty write|skip] [--cpu] [--cpu-hz N] [--cpu-signal SIG] [--trace] [--http ADDR] "        \
+    "[--report DIR] "                                                                              \
     "-- CMD [ARGS...]"
 
 /* Flags that set a shim variable, in option order. */
@@ -85,6 +86,7 @@ typedef struct run_env {
     const char *report;      /* --report DIR: mapprof report over the files written */
     bool cpu;                /* --cpu: the cpu profile as well */
     char profiles[256];      /* --profiles (or MAPPROF_PROFILES, or all) + ",cpu" */
+    bool trace;              /* --trace: MAPPROF_TRACE=1 (the timeline) */
     int only;                /* validation: the one flag visible, -1: all + environ */
     char diag[512];          /* first diagnostic of the shim's parser */
 } run_env;
@@ -130,6 +132,7 @@ static int validate(run_env *e, const char *cwd, shim_config *cfg) {
 
 #define OPT_REPORT (256 + (int)NFLAGS)
 #define OPT_CPU    (OPT_REPORT + 1)
+#define OPT_TRACE  (OPT_REPORT + 2)
 
 static int run_option(void *ctx, int c, const char *arg) {
     run_env *e = ctx;
@@ -137,18 +140,21 @@ static int run_option(void *ctx, int c, const char *arg) {
         e->report = arg;
     else if (c == OPT_CPU)
         e->cpu = true;
+    else if (c == OPT_TRACE)
+        e->trace = true;
     else
         e->val[c == 'o' ? 0 : c - 256] = arg;
     return 0;
 }
 
 static int parse_args(int argc, char **argv, run_env *e) {
-    struct option opts[NFLAGS + 3];
+    struct option opts[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++)
         opts[i] = (struct option){runflags[i].name, required_argument, NULL, 256 + (int)i};
     opts[NFLAGS] = (struct option){"report", required_argument, NULL, OPT_REPORT};
     opts[NFLAGS + 1] = (struct option){"cpu", no_argument, NULL, OPT_CPU};
-    opts[NFLAGS + 2] = (struct option){NULL, 0, NULL, 0};
+    opts[NFLAGS + 2] = (struct option){"trace", no_argument, NULL, OPT_TRACE};
+    opts[NFLAGS + 3] = (struct option){NULL, 0, NULL, 0};
     memset(e, 0, sizeof *e);
     /* "+": options end at CMD, whose own options are not ours. */
     cli_verb_options vo = {"run", RUN_USAGE, "+o:h", opts, NULL, run_option, e};
@@ -251,7 +257,8 @@ typedef struct plist {
     size_t n, cap;
 } plist;
 
-/* <base>.<digits>.<lowercase kind>.pb.gz */
+/* <base>.<digits>.<lowercase kind>.pb.gz, or <base>.<digits>.trace.json
+ * (the timeline, which the report draws) */
 static bool profile_name(const char *name, const char *base) {
     size_t bl = strlen(base);
     if (strncmp(name, base, bl) || name[bl] != '.')
@@ -263,6 +270,8 @@ static bool profile_name(const char *name, const char *base) {
         p++;
     if (*p++ != '.' || !(*p >= 'a' && *p <= 'z'))
         return false;
+    if (!strcmp(p, "trace.json"))
+        return true;
     while ((*p >= 'a' && *p <= 'z') || *p == '_')
         p++;
     return !strcmp(p, ".pb.gz");
@@ -396,7 +405,7 @@ static int set_env(const char *lib, const run_env *e, const char *prefix) {
     for (size_t i = 0; i < NFLAGS; i++)
         if (e->val[i] && setenv(runflags[i].var, e->val[i], 1) < 0)
             return -1;
-    if (setenv("MAPPROF_OUT", prefix, 1) < 0)
+    if (setenv("MAPPROF_OUT", prefix, 1) < 0 || (e->trace && setenv("MAPPROF_TRACE", "1", 1) < 0))
         return -1;
     const char *old = getenv("LD_PRELOAD");
     if (!old || !*old)

@@ -19,15 +19,15 @@ pkgs_of() {
     map) echo "" ;;
     pprof) echo "$pprof_build $go_tools binutils clang" ;;
     shim) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 perl sqlite3 xz-utils gzip strace curl" ;;
-    cli) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 chromium" ;;
-    live) echo "$pprof_build libunwind-dev libevent-dev $go_tools python3 curl" ;;
-    examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev libevent-dev $go_tools" ;;
+    cli) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev $go_tools python3 chromium" ;;
+    live) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev $go_tools python3 curl" ;;
+    examples | stress | realprogs | faults) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev $go_tools" ;;
     fuzzmap) echo "clang libclang-rt-14-dev" ;;
-    install) echo "$pprof_build libunwind-dev libevent-dev binutils" ;;
+    install) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev binutils" ;;
     tsan) echo "clang libclang-rt-14-dev" ;;
-    meta) echo "$pprof_build libunwind-dev libevent-dev clang clang-format git" ;;
-    demo) echo "$pprof_build libunwind-dev libevent-dev $go_tools" ;;
-    *) echo "$pprof_build libunwind-dev libevent-dev $go_tools libclang-rt-14-dev clang clang-format python3 perl sqlite3 xz-utils gzip git strace curl binutils chromium" ;;
+    meta) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev clang clang-format git" ;;
+    demo) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev $go_tools" ;;
+    *) echo "$pprof_build libunwind-dev libjson-c-dev libevent-dev $go_tools libclang-rt-14-dev clang clang-format python3 perl sqlite3 xz-utils gzip git strace curl binutils chromium" ;;
     esac
 }
 

@@ -58,6 +58,10 @@ if [ -n "$CPU_HZ" ]; then
     NKINDS=6
     PROFILES=all,cpu
 fi
+# REALPROGS_TRACE=1 adds the timeline (MAPPROF_TRACE=1): every process then
+# also writes <prefix>.<pid>.trace.json, which tests/shim/scripts/
+# check_trace.py must accept (the Chrome Trace Event format).
+TRACE=${REALPROGS_TRACE:-}
 CI_MODE=false
 case "${CI:-}" in true | 1) CI_MODE=true ;; esac
 
@@ -218,13 +222,15 @@ now_ms() { date +%s%3N; }
 # with a reason on stderr.
 audit() {
     local dir=$1 f base files=0 bad=0
-    local -A kinds=()
+    local -A kinds=() traces=()
     for f in "$dir"/* "$dir"/.[!.]*; do
         [ -e "$f" ] || continue
         base=${f##*/}
         if [[ $base =~ ^mp\.([0-9]+)\.($KINDS)\.pb\.gz$ ]]; then
             kinds[${BASH_REMATCH[1]}]+="${BASH_REMATCH[2]} "
             files=$((files + 1))
+        elif [ -n "$TRACE" ] && [[ $base =~ ^mp\.([0-9]+)\.trace\.json$ ]]; then
+            traces[${BASH_REMATCH[1]}]=1
         elif [ -n "${REALPROGS_HTTP:-}" ] && [[ $base =~ ^mp\.[0-9]+\.http$ ]]; then
             :
         else
@@ -246,6 +252,19 @@ audit() {
     done
     [ "$incomplete" = 0 ] || return 1
     local out
+    if [ -n "$TRACE" ]; then
+        for pid in "${!kinds[@]}"; do
+            [ -n "${traces[$pid]:-}" ] || {
+                echo "pid $pid wrote no trace.json" >&2
+                return 1
+            }
+        done
+        if ! out=$(cd "$dir" && python3 "$ROOT/tests/shim/scripts/check_trace.py" \
+            ./*.trace.json 2>&1); then
+            echo "$out" | tail -1 >&2
+            return 1
+        fi
+    fi
     if ! out=$(cd "$dir" && "$CHECKER" ./*.pb.gz 2>&1); then
         echo "pprofcheck: $out" >&2
         return 1
@@ -289,13 +308,13 @@ run_case() {
     rc2=0
     if [ -n "${REALPROGS_HTTP:-}" ]; then
         (cd "$dir/run" && MT=$MT LD_PRELOAD=$SO MAPPROF_OUT=$dir/prof/mp MAPPROF_HEAP_RATE=$RATE \
-            MAPPROF_PROFILES=$PROFILES MAPPROF_CPU_HZ=${CPU_HZ:-100} \
+            MAPPROF_PROFILES=$PROFILES MAPPROF_CPU_HZ=${CPU_HZ:-100} MAPPROF_TRACE=${TRACE:-0} \
             MAPPROF_HTTP=$REALPROGS_HTTP bash -c "$cmd") >"$dir/shim.out" 2>"$dir/shim.all" ||
             rc2=$?
         grep -v '^mapprof: live profiles at ' "$dir/shim.all" >"$dir/shim.err" || true
     else
         (cd "$dir/run" && MT=$MT LD_PRELOAD=$SO MAPPROF_OUT=$dir/prof/mp MAPPROF_HEAP_RATE=$RATE \
-            MAPPROF_PROFILES=$PROFILES MAPPROF_CPU_HZ=${CPU_HZ:-100} \
+            MAPPROF_PROFILES=$PROFILES MAPPROF_CPU_HZ=${CPU_HZ:-100} MAPPROF_TRACE=${TRACE:-0} \
             bash -c "$cmd") >"$dir/shim.out" 2>"$dir/shim.err" || rc2=$?
     fi
     t2=$(now_ms)

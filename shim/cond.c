@@ -156,9 +156,11 @@ static int cond_wait_marked(pthread_cond_t *c, pthread_mutex_t *m, const cond_ca
     pthread_cleanup_pop(0);
     saved = errno;
     was = shim_enter();
-    int64_t relock = cond_end(c, shim_now_ns());
+    int64_t now = shim_now_ns(), relock = cond_end(c, now);
     if (relock >= 0)
         shim_block_event(relock);
+    if (relock >= 0 && shim_cfg.trace && shim_recording())
+        shim_trace_lock_wait(m, now - relock, now, 1);
     shim_leave(was);
     errno = saved;
     return rc;

@@ -268,6 +268,21 @@ static void get_empty(struct parse_ctx *pc, shim_getenv_fn get, bool *skip) {
         complain(pc, "MAPPROF_EMPTY", s, "expected write or skip", "write");
 }
 
+/* MAPPROF_TRACE: 1 records the timeline, 0 (default) does not. */
+static void get_trace(struct parse_ctx *pc, shim_getenv_fn get, shim_config *cfg) {
+    const char *s = get("MAPPROF_TRACE", pc->ctx);
+    cfg->trace = false;
+    if (s && !strcmp(s, "1"))
+        cfg->trace = true;
+    else if (s && strcmp(s, "0") && *s)
+        complain(pc, "MAPPROF_TRACE", s, "expected 0 or 1", "0 (no trace)");
+    get_u64(pc, get, "MAPPROF_TRACE_LOCK_NS", 0, UINT64_C(3600) * 1000000000, SHIM_TRACE_LOCK_NS,
+            &cfg->trace_lock_ns);
+    uint64_t v;
+    get_u64(pc, get, "MAPPROF_TRACE_CAP", 16, 1u << 20, SHIM_TRACE_CAP, &v);
+    cfg->trace_cap = (unsigned)v;
+}
+
 /* MAPPROF_HTTP, MAPPROF_HTTP_PUBLIC, MAPPROF_HTTP_MAX_SECONDS (http.c). */
 static void get_http(struct parse_ctx *pc, shim_getenv_fn get, shim_config *cfg) {
     const char *s = get("MAPPROF_HTTP", pc->ctx);
@@ -316,6 +331,7 @@ int shim_config_parse(shim_config *cfg, shim_getenv_fn get, shim_diag_fn diag, v
                &cfg->threads_signal);
     get_symbols(&pc, get, &cfg->full_symbols);
     get_empty(&pc, get, &cfg->skip_empty);
+    get_trace(&pc, get, cfg);
     get_http(&pc, get, cfg);
     return pc.ndiag;
 }

@@ -30,6 +30,10 @@ enum shim_profile_kind {
 #define SHIM_MAX_CPU_HZ               1000
 #define SHIM_DEFAULT_HTTP_MAX_SECONDS 600
 
+/* The timeline's defaults (MAPPROF_TRACE_LOCK_NS, MAPPROF_TRACE_CAP). */
+#define SHIM_TRACE_LOCK_NS 1000000 /* 1 ms */
+#define SHIM_TRACE_CAP     8192    /* events per thread */
+
 typedef struct shim_config {
     char out[PATH_MAX];  /* MAPPROF_OUT: absolute path prefix of the output files */
     unsigned profiles;   /* MAPPROF_PROFILES: bit (1 << shim_profile_kind) per profile */
@@ -48,6 +52,10 @@ typedef struct shim_config {
     unsigned cpu_hz;     /* MAPPROF_CPU_HZ: cpu samples per CPU-second of a thread */
     int cpu_signal;      /* MAPPROF_CPU_SIGNAL: the cpu timers' signal (SIGPROF) */
     int threads_signal;  /* MAPPROF_THREADS_SIGNAL: the threads capture's (SIGRTMIN+29) */
+    /* The timeline (trace.c), written beside the profiles as <out>.<pid>.trace.json. */
+    bool trace;             /* MAPPROF_TRACE=1: record it; 0 (default): off */
+    uint64_t trace_lock_ns; /* MAPPROF_TRACE_LOCK_NS: shortest lock wait traced */
+    unsigned trace_cap;     /* MAPPROF_TRACE_CAP: events kept per thread (ring) */
     /* Live endpoint (http.c): MAPPROF_HTTP is kept as given and parsed by
      * the server, which reports a bad address itself. */
     char http[PATH_MAX];       /* MAPPROF_HTTP: "" = off */

@@ -219,7 +219,9 @@ void shim_block_event(int64_t delay) {
 int shim_contended(const void *lock, int (*acquire)(const void *call), const void *call,
                    bool timeout_waited, enum shim_wait_kind kind) {
     shim_wait_mark(lock, kind);
-    if (!shim_one_in(shim_cfg.mutex_rate)) {
+    /* The timeline (MAPPROF_TRACE) times every contended acquisition. */
+    bool sampled = shim_one_in(shim_cfg.mutex_rate), trace = shim_cfg.trace;
+    if (!sampled && !trace) {
         int rc = acquire(call);
         shim_wait_unmark();
         return rc;
@@ -228,7 +230,8 @@ int shim_contended(const void *lock, int (*acquire)(const void *call), const voi
     int was = shim_enter();
     bool timed = time_this();
     int64_t ts = timed ? shim_now_ns() : 0;
-    bool block = shim_profile_on(SHIM_PROF_BLOCK), mutex = shim_profile_on(SHIM_PROF_MUTEX);
+    bool block = sampled && shim_profile_on(SHIM_PROF_BLOCK),
+         mutex = sampled && shim_profile_on(SHIM_PROF_MUTEX);
     const shim_stack *st = block ? shim_stack_here() : NULL;
     int64_t t0 = shim_now_ns();
     uint64_t unused;
@@ -246,6 +249,8 @@ int shim_contended(const void *lock, int (*acquire)(const void *call), const voi
         int64_t r = (int64_t)shim_cfg.mutex_rate;
         record(SHIM_PROF_BLOCK, st, r, r * (t1 - t0));
     }
+    if (trace && shim_recording())
+        shim_trace_lock_wait(lock, t0, t1, 0);
     if (timed) /* the unwind; table updates are not timed */
         shim_account_ns((t0 - ts) * TIME_EVERY);
     shim_wait_unmark();

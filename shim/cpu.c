@@ -85,7 +85,8 @@ typedef struct cpu_slot {
 typedef struct cpu_agg {
     struct cpu_agg *next; /* same-key chain */
     const shim_stack *stack;
-    int64_t samples;
+    int64_t samples; /* signals handled there */
+    double periods;  /* the CPU time they stand for, in periods (see drain_slot) */
     char name[16];
 } cpu_agg;
 
@@ -158,8 +159,9 @@ static void on_tick(int signo, siginfo_t *si, void *uc) {
         return;
     }
     /* The kernel checks CPU timers at its scheduler tick (often 4 ms), so
-     * above the tick rate one signal stands for several periods: it says
-     * how many more in si_overrun, and the sample weighs them all. */
+     * above the tick rate (or when its signal is late) one signal stands
+     * for several periods: it says how many more in si_overrun, and the
+     * drain counts them all (drain_slot). */
     uint64_t weight = 1;
     if (si->si_overrun > 0) {
         weight += (uint64_t)si->si_overrun;
@@ -249,7 +251,7 @@ static int slot_for(int tid) {
     return free_idx;
 }
 
-static void add_sum(const shim_stack *st, const char *name, int64_t n);
+static void add_sum(const shim_stack *st, const char *name, int64_t n, double periods);
 static void drain_slot(cpu_slot *s);
 
 /* Start sampling thread tid (guard set). */
@@ -330,7 +332,7 @@ static uint64_t name_hash(const char *name) {
     return h;
 }
 
-static void add_sum(const shim_stack *st, const char *name, int64_t n) {
+static void add_sum(const shim_stack *st, const char *name, int64_t n, double periods) {
     if (!st)
         return;
     uint64_t key = shim_hash64(st->hash ^ name_hash(name)) | 1;
@@ -338,6 +340,7 @@ static void add_sum(const shim_stack *st, const char *name, int64_t n) {
     for (cpu_agg *a = head; a; a = a->next)
         if (a->stack == st && !strcmp(a->name, name)) {
             a->samples += n;
+            a->periods += periods;
             return;
         }
     cpu_agg *a = shim_calloc(sizeof *a);
@@ -345,6 +348,7 @@ static void add_sum(const shim_stack *st, const char *name, int64_t n) {
         return;
     a->stack = st;
     a->samples = n;
+    a->periods = periods;
     snprintf(a->name, sizeof a->name, "%s", name);
     a->next = head;
     if (shim_table_put(&sums, key, a) < 0)
@@ -360,7 +364,17 @@ static const shim_stack *lost_stack(enum lost why) {
     return shim_stack_intern(&pc, 1);
 }
 
-/* Move s's records into the sums (cpu_lock held). */
+/*
+ * Move s's records into the sums (cpu_lock held). The periods a record
+ * stands for (1 + the expirations its signal folded in) are spread evenly
+ * over the records of this drain, not given to the one stack whose signal
+ * came late: the folded periods ran at unknown places during this window,
+ * and each record is an equally good sample of it. Tied to one stack,
+ * they made a single late signal weigh 3 or 4 samples, and a loaded
+ * machine (where the kernel folds more) moved the shares of a 3 s profile
+ * by 5 points; spread, the shares are what the signals saw and the total
+ * is still every period the timer counted.
+ */
 static void drain_slot(cpu_slot *s) {
     uint32_t t = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
     uint32_t h = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
@@ -372,16 +386,20 @@ static void drain_slot(cpu_slot *s) {
         read_name(s);
         s->name_at = now;
     }
+    uint64_t periods = 0;
+    for (uint32_t i = t; i != h; i++)
+        periods += s->ring[(size_t)(i % RING) * stride] >> 32;
+    double each = h != t ? (double)periods / (double)(h - t) : 0;
     for (; t != h; t++) {
         const uint64_t *rec = s->ring + (size_t)(t % RING) * stride;
         int d = (int)(rec[0] & 0xffff);
         enum lost why = (enum lost)((rec[0] >> 16) & 0xff);
-        add_sum(why == LOST_NONE ? shim_stack_intern(rec + 1, d) : lost_stack(why), s->name,
-                (int64_t)(rec[0] >> 32));
+        add_sum(why == LOST_NONE ? shim_stack_intern(rec + 1, d) : lost_stack(why), s->name, 1,
+                each);
     }
     __atomic_store_n(&s->tail, t, __ATOMIC_RELEASE);
     if (full)
-        add_sum(lost_stack(LOST_FULL), s->name, (int64_t)full);
+        add_sum(lost_stack(LOST_FULL), s->name, (int64_t)full, (double)full);
 }
 
 /* Is our handler still the one installed? */
@@ -472,7 +490,7 @@ static void snap_one(uint64_t key, void *val, void *ctx) {
             return;
         sm->stack = a->stack;
         sm->values[0] = a->samples;
-        sm->values[1] = a->samples * period_ns;
+        sm->values[1] = (int64_t)(a->periods * (double)period_ns + 0.5);
         sm->labels[0] = (shim_label){"thread", a->name, 0, NULL};
     }
 }
@@ -538,15 +556,7 @@ static void register_existing(void) {
 static void cpu_yield(void);
 
 static bool install_handler_for(int s) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_tick;
-    /* SA_RESTART: the program's read, write, futex waits... resume; what
-     * signal(7) says a handler always interrupts (poll, nanosleep, ...)
-     * can see EINTR, as under any profiler's signal. */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    return shim_real.sigaction(s, &sa, NULL) == 0;
+    return shim_sig_install(s, on_tick);
 }
 
 static void install_handler(void) {

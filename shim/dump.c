@@ -16,7 +16,8 @@
  * lock held, a pprof_builder is filled, finished against the mappings
  * (refreshed first; entries of unloaded libraries are kept by pprof/) and
  * the symbolizer (both kept across dumps as caches), and written
- * atomically to <MAPPROF_OUT>.<pid>.<kind>.pb.gz. Comments record the
+ * atomically to <MAPPROF_OUT>.<pid>.<kind>.pb.gz (and the timeline, with
+ * MAPPROF_TRACE=1, to <MAPPROF_OUT>.<pid>.trace.json). Comments record the
  * rates, the seed, dropped samples, unwind failures and the shim's time.
  * A profile without samples needs neither mappings nor symbols: a process
  * that recorded nothing (most of a test suite's short processes) pays for
@@ -436,6 +437,17 @@ static void dump_locked(struct dump_job *job) {
         if (rc != 0 && job->failed++ == 0) {
             first_code = rc;
             snprintf(first, sizeof first, "%s: %s", name, msg);
+        }
+    }
+    if (shim_cfg.trace) { /* the timeline, beside the profiles (trace_json.c) */
+        bool none;
+        int rc = shim_trace_write(job->why, &none, msg, sizeof msg);
+        if (none) {
+            size_t at = strlen(skipped);
+            snprintf(skipped + at, sizeof skipped - at, " trace");
+        } else if (wanted++, rc != 0 && job->failed++ == 0) {
+            first_code = rc;
+            snprintf(first, sizeof first, "trace: %s", msg);
         }
     }
     report_skipped(skipped);

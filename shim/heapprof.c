@@ -65,6 +65,7 @@ static shim_table buckets; /* hash(stack, class) -> bucket chain */
 static shim_table live;    /* block address -> live_block */
 static uint64_t dropped, conflicts;
 static live_block *spares; /* records of freed blocks, for the next samples */
+static double live_bytes;  /* weighted bytes of the live sampled blocks (the timeline's) */
 
 /* Add / remove a live entry, keeping the address filter in step
  * (heap_lock held). put: -1 no memory, 1 new, 0 replaced. */
@@ -124,6 +125,12 @@ static heap_bucket *bucket_for(const shim_stack *st, uint64_t cls) {
     return b;
 }
 
+/* The timeline's heap counter (heap_lock held): never below 0 (the
+ * running sum of doubles may end a hair under it). */
+static int64_t rounded_live(void) {
+    return live_bytes > 0 ? (int64_t)(live_bytes + 0.5) : 0;
+}
+
 /* Count a live block as freed and keep its record for reuse (heap_lock
  * held). */
 static void count_free(live_block *lb) {
@@ -131,6 +138,7 @@ static void count_free(live_block *lb) {
     b->free_n++;
     b->w_free_n += lb->weight;
     b->w_free_b += lb->weight * (double)lb->size;
+    live_bytes -= lb->weight * (double)lb->size;
     spare_give(lb);
 }
 
@@ -177,9 +185,13 @@ void shim_heap_record(void *p, size_t size) {
             b->alloc_b += (int64_t)size;
             b->w_alloc_n += w;
             b->w_alloc_b += w * (double)size;
+            live_bytes += w * (double)size;
         }
     }
+    int64_t live_now = rounded_live();
     shim_spin_unlock(&heap_lock);
+    if (shim_cfg.trace && shim_recording())
+        shim_trace_heap(live_now);
     if (timed)
         shim_account_ns((shim_now_ns() - t0) * (k == 0 ? 1 : TIME_EVERY));
     shim_leave(was);
@@ -210,7 +222,10 @@ void shim_heap_release(void *rec) {
     int was = shim_enter();
     shim_spin_lock(&heap_lock);
     count_free(rec);
+    int64_t live_now = rounded_live();
     shim_spin_unlock(&heap_lock);
+    if (shim_cfg.trace && shim_recording())
+        shim_trace_heap(live_now);
     shim_leave(was);
 }
 
@@ -221,7 +236,10 @@ void shim_heap_forget(void *p) {
     live_block *lb = live_del(p);
     if (lb)
         count_free(lb);
+    int64_t live_now = rounded_live();
     shim_spin_unlock(&heap_lock);
+    if (lb && shim_cfg.trace && shim_recording())
+        shim_trace_heap(live_now);
     shim_leave(was);
 }
 
@@ -259,6 +277,15 @@ void shim_heap_snapshot(shim_snapshot *s) {
     shim_spin_unlock(&heap_lock);
 }
 
+int64_t shim_heap_live_bytes(void) {
+    if (!shim_profile_on(SHIM_PROF_HEAP))
+        return -1;
+    shim_spin_lock(&heap_lock);
+    int64_t v = rounded_live();
+    shim_spin_unlock(&heap_lock);
+    return v;
+}
+
 uint64_t shim_heap_conflicts(void) {
     return __atomic_load_n(&conflicts, __ATOMIC_RELAXED);
 }
@@ -277,5 +304,6 @@ void shim_heap_after_fork(void) {
     shim_table_clear(&live);
     shim_heap_filter_clear();
     dropped = conflicts = 0;
+    live_bytes = 0;
     shim_spin_unlock(&heap_lock);
 }

@@ -119,11 +119,13 @@ static void fork_prepare(void) {
     shim_maps_lock_all(true);
     shim_heap_lock_all(true);
     shim_stack_lock_all(true);
+    shim_trace_lock_all(true);
     shim_mem_lock_all(true); /* innermost: taken under the others */
 }
 
 static void fork_parent(void) {
     shim_mem_lock_all(false);
+    shim_trace_lock_all(false);
     shim_stack_lock_all(false);
     shim_heap_lock_all(false);
     shim_maps_lock_all(false);
@@ -143,6 +145,7 @@ static void fork_child(void) {
     shim_maps_after_fork();
     shim_mutex_after_fork();
     shim_dump_after_fork();
+    shim_trace_after_fork();
     if (!shim_cfg.seed_set) /* a fresh random seed, recorded as at start */
         lineage_seed = shim_hash64((uint64_t)shim_start_mono_ns ^ (uint64_t)getpid());
     else

@@ -10,11 +10,11 @@
 #include "shim/shim.h"
 
 /* Is the calling thread's lock event one the profiles want (not the
- * shim's own, recording, mutex or block profile on). */
+ * shim's own, recording, mutex or block profile or the timeline on). */
 static inline bool shim_lock_profiling(void) {
     return !shim_tls_v.guard && shim_recording() &&
            (shim_profile_on(SHIM_PROF_MUTEX) || shim_profile_on(SHIM_PROF_BLOCK) ||
-            __atomic_load_n(&shim_threads_marks, __ATOMIC_RELAXED));
+            __atomic_load_n(&shim_threads_marks, __ATOMIC_RELAXED) || shim_cfg.trace);
 }
 
 /* This thread is about to wait for `on` (the threads profile shows it,

@@ -77,6 +77,8 @@ static void *hk_new(const gomap *m, const gomap_type *t, size_t hint) {
 }
 
 static void hk_free(const gomap *m, void *cookie) {
+    if (shim_trace_on())
+        shim_trace_map_free(m);
     if (!cookie)
         return;
     int was = shim_enter();
@@ -94,6 +96,8 @@ static void hk_free(const gomap *m, void *cookie) {
 
 static void hk_grow(const gomap *m, void *cookie, const gomap_grow_event *ev) {
     (void)cookie;
+    if (shim_trace_on()) /* every grow, whatever MAPPROF_GROW_RATE samples */
+        shim_trace_grow(m, ev);
     if (!on(SHIM_PROF_GROW) || !shim_one_in(shim_cfg.grow_rate))
         return;
     int saved = errno;
@@ -132,9 +136,11 @@ static void hk_grow(const gomap *m, void *cookie, const gomap_grow_event *ev) {
 }
 
 static void hk_alloc(const gomap *m, void *cookie, enum gomap_alloc_kind kind, ptrdiff_t bytes) {
-    /* Map memory is visible in the maps profile (bytes from the stats);
-     * per-allocation events are not needed. */
-    (void)m, (void)cookie, (void)kind, (void)bytes;
+    /* Map memory is visible in the maps profile (bytes from the stats).
+     * The timeline ends a grow when its old bucket array is let go. */
+    (void)cookie;
+    if (kind == GOMAP_ALLOC_BUCKETS && bytes < 0 && shim_trace_on())
+        shim_trace_map_release(m, (uint64_t)-bytes);
 }
 
 static void hk_fatal(const char *msg) {

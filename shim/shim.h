@@ -443,6 +443,7 @@ void shim_cpu_exec_failed(void);
  * handler of its own; holds — s is the shim's and not yielded; not_ours —
  * from the shim's handler, for a signal that is not the shim's own: the
  * effect of the program's disposition (async-signal-safe). */
+bool shim_sig_install(int s, void (*handler)(int, siginfo_t *, void *)); /* SA_RESTART */
 void shim_sig_own(int s, void (*yield)(void));
 bool shim_sig_holds(int s);
 void shim_sig_not_ours(int s);
@@ -486,6 +487,32 @@ void shim_http_start(const char *cwd);
 /* Fork child: close the parent's server, start the child's own if the
  * address allows one per process. */
 void shim_http_after_fork(void);
+
+/* ------------------------------------------------------------- trace */
+
+/* The timeline (MAPPROF_TRACE=1; trace.c, trace_json.c). Is the calling
+ * thread's event one to trace (tracing, recording, not the shim's own). */
+static inline bool shim_trace_on(void) {
+    return shim_cfg.trace && !shim_tls_v.guard && shim_recording();
+}
+struct gomap;
+struct gomap_grow_event;
+/* Map hooks (maps.c), called when shim_trace_on(): a grow started; the map
+ * released a bucket array of `bytes`; the map is being freed. */
+void shim_trace_grow(const struct gomap *m, const struct gomap_grow_event *ev);
+void shim_trace_map_release(const struct gomap *m, uint64_t bytes);
+void shim_trace_map_free(const struct gomap *m);
+/* With the guard set, for a host event while shim_cfg.trace: a lock wait
+ * from t0 to t1 (traced when at least MAPPROF_TRACE_LOCK_NS; how: 0 an
+ * acquisition, 1 a condition wait's re-lock); the heap's live bytes. */
+void shim_trace_lock_wait(const void *lock, int64_t t0, int64_t t1, int how);
+void shim_trace_heap(int64_t live_bytes);
+int64_t shim_heap_live_bytes(void); /* heapprof.c: estimated, -1 when not profiling */
+/* Write <out>.<pid>.trace.json (in a dump): 0, or -errno with msg set;
+ * *empty when MAPPROF_EMPTY=skip left it out. */
+int shim_trace_write(enum shim_dump_reason why, bool *empty, char *msg, size_t cap);
+void shim_trace_lock_all(bool lock);
+void shim_trace_after_fork(void);
 
 /* Lifecycle (init.c). */
 pid_t shim_pid(void);          /* the pid this image profiles as */

@@ -58,6 +58,18 @@ static struct owned *find(int s) {
     return NULL;
 }
 
+bool shim_sig_install(int s, void (*handler)(int, siginfo_t *, void *)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    /* SA_RESTART: the program's read, write, futex waits... resume; what
+     * signal(7) says a handler always interrupts (poll, nanosleep, ...)
+     * can see EINTR, as under any profiler's signal. */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return shim_real.sigaction(s, &sa, NULL) == 0;
+}
+
 void shim_sig_own(int s, void (*yield)(void)) {
     for (int i = 0; i < MAX_OWNED; i++)
         if (!owned[i].sig || owned[i].sig == s) {
@@ -274,52 +286,38 @@ static void exec_failed(bool began) {
     errno = saved;
 }
 
-#define REAL_OR_ENOSYS(f)                                                                          \
+/* The real exec f(args), between exec_begin and (when it returns: it
+ * failed) exec_failed; ENOSYS when libc has no f. */
+#define AROUND_EXEC(f, ...)                                                                        \
     do {                                                                                           \
         if (!shim_real_ready() || !shim_real.f) {                                                  \
             errno = ENOSYS;                                                                        \
             return -1;                                                                             \
         }                                                                                          \
+        bool began = exec_begin();                                                                 \
+        int rc = shim_real.f(__VA_ARGS__);                                                         \
+        exec_failed(began);                                                                        \
+        return rc;                                                                                 \
     } while (0)
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-    REAL_OR_ENOSYS(execve);
-    bool b = exec_begin();
-    int rc = shim_real.execve(path, argv, envp);
-    exec_failed(b);
-    return rc;
+    AROUND_EXEC(execve, path, argv, envp);
 }
 
 SHIM_EXPORT int execv(const char *path, char *const argv[]) {
-    REAL_OR_ENOSYS(execv);
-    bool b = exec_begin();
-    int rc = shim_real.execv(path, argv);
-    exec_failed(b);
-    return rc;
+    AROUND_EXEC(execv, path, argv);
 }
 
 SHIM_EXPORT int execvp(const char *file, char *const argv[]) {
-    REAL_OR_ENOSYS(execvp);
-    bool b = exec_begin();
-    int rc = shim_real.execvp(file, argv);
-    exec_failed(b);
-    return rc;
+    AROUND_EXEC(execvp, file, argv);
 }
 
 SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    REAL_OR_ENOSYS(execvpe);
-    bool b = exec_begin();
-    int rc = shim_real.execvpe(file, argv, envp);
-    exec_failed(b);
-    return rc;
+    AROUND_EXEC(execvpe, file, argv, envp);
 }
 
 SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
-    REAL_OR_ENOSYS(fexecve);
-    bool b = exec_begin();
-    int rc = shim_real.fexecve(fd, argv, envp);
-    exec_failed(b);
-    return rc;
+    AROUND_EXEC(fexecve, fd, argv, envp);
 }
 
 /* execl, execle, execlp: the list becomes an argv on this stack, as

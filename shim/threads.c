@@ -438,12 +438,7 @@ const char *shim_threads_describe(void) {
 /* ----------------------------------------------------------- lifecycle */
 
 static void install(int s) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_capture;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    shim_real.sigaction(s, &sa, NULL);
+    shim_sig_install(s, on_capture);
 }
 
 static void threads_yield(void) {

@@ -29,6 +29,8 @@ TEST_LIBS_cli := $(patsubst %,$(B)/obj/cli/%.o,normalize cluster names) $(PPROF_
 TEST_DEPS_cli := $(B)/mapprof $(CLI_FIX)/runfix $(CLI_FIX)/runfix_static $(CLI_FIX)/libnoop.so
 ifneq ($(SAN),1)
 TEST_DEPS_cli += $(SHIM_SO)
+# The timeline tests run a real example and a shim fixture under --trace.
+TEST_DEPS_cli += $(B)/examples/rwlock_map $(B)/tests/shim/tracegrow
 endif
 ifneq ($(shell command -v go 2>/dev/null),)
 TEST_DEPS_cli += $(B)/pprofcheck

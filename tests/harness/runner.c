@@ -45,6 +45,7 @@ struct th_test {
     const char *suite, *name;
     th_fn fn;
     int timeout_s;
+    bool alone; /* TEST_ALONE: runs with no other test beside it */
     char full[160];
 };
 
@@ -65,7 +66,13 @@ void th_register(const char *suite, const char *name, th_fn fn, int timeout_s) {
     t->name = name;
     t->fn = fn;
     t->timeout_s = timeout_s > 0 ? timeout_s : TH_DEFAULT_TIMEOUT;
+    t->alone = false;
     snprintf(t->full, sizeof t->full, "%s.%s", suite, name);
+}
+
+void th_register_alone(const char *suite, const char *name, th_fn fn, int timeout_s) {
+    th_register(suite, name, fn, timeout_s);
+    tests[ntests - 1].alone = true;
 }
 
 static int cmp_test(const void *a, const void *b) {
@@ -204,15 +211,23 @@ int main(int argc, char **argv) {
     struct th_slot *slots = calloc((size_t)jobs, sizeof *slots);
     char **failed = calloc(ntests + 1, sizeof *failed);
     size_t next = 0, running = 0, npass = 0, nfail = 0, nskip = 0;
+    bool alone_running = false;
     double t0 = now_s();
     th_seed();
 
     for (;;) {
-        /* Start tests while there are free slots. */
-        while (running < (size_t)jobs && next < ntests) {
-            struct th_test *t = &tests[next++];
-            if (!matches(t->full, pats, npats))
+        /* Start tests while there are free slots; a TEST_ALONE test waits
+         * for the others to finish, and nothing starts beside it. */
+        while (running < (size_t)jobs && next < ntests && !alone_running) {
+            struct th_test *t = &tests[next];
+            if (!matches(t->full, pats, npats)) {
+                next++;
                 continue;
+            }
+            if (t->alone && running > 0)
+                break;
+            next++;
+            alone_running = t->alone;
             struct th_slot *s = NULL;
             for (int k = 0; k < jobs; k++)
                 if (!slots[k].pid) {
@@ -268,6 +283,8 @@ int main(int argc, char **argv) {
         /* Reap stragglers the test left in its group. */
         kill(-pid, SIGKILL);
         running--;
+        if (s->t->alone)
+            alone_running = false;
         s->pid = 0;
         double dt = now_s() - s->start;
         const char *verdict;

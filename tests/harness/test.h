@@ -25,6 +25,7 @@
 typedef void (*th_fn)(void);
 
 void th_register(const char *suite, const char *name, th_fn fn, int timeout_s);
+void th_register_alone(const char *suite, const char *name, th_fn fn, int timeout_s);
 _Noreturn void th_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 _Noreturn void th_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -36,6 +37,15 @@ _Noreturn void th_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)
     static void th_test_##suite##_##name(void);                                                    \
     __attribute__((constructor)) static void th_reg_##suite##_##name(void) {                       \
         th_register(#suite, #name, th_test_##suite##_##name, (secs));                              \
+    }                                                                                              \
+    static void th_test_##suite##_##name(void)
+
+/* A test that measures the machine (CPU time shares): it starts when no
+ * other test runs, and none starts beside it. */
+#define TEST_ALONE(suite, name, secs)                                                              \
+    static void th_test_##suite##_##name(void);                                                    \
+    __attribute__((constructor)) static void th_reg_##suite##_##name(void) {                       \
+        th_register_alone(#suite, #name, th_test_##suite##_##name, (secs));                        \
     }                                                                                              \
     static void th_test_##suite##_##name(void)
 

@@ -6,11 +6,10 @@
  * stderr and exit status, complete and valid profiles from every process,
  * and no stray file (see the script's header).
  *
- * The corpus runs three times: as it is, and with the cpu profile at 100
- * and 1000 Hz (REALPROGS_CPU_HZ). This test checks the script's verdict
- * and its table: exit status 0, a
- * final "N passed, 0 failed" line, and at least ten cases passed unless
- * programs are missing locally (under CI=true the script fails instead of
+ * The corpus runs four times: as it is, with the cpu profile at 100 and
+ * 1000 Hz (REALPROGS_CPU_HZ), and with the timeline (REALPROGS_TRACE). This test checks the
+ * script's verdict and its table: exit status 0, a final "N passed, 0 failed" line, and at least
+ * ten cases passed unless programs are missing locally (under CI=true the script fails instead of
  * skipping, so CI cannot pass by skipping). Timings: about 20 s on a
  * loaded 2-core machine; the timeout leaves room for a slow CI runner.
  */
@@ -57,4 +56,11 @@ TEST_TIMEOUT(realprogs, real_programs_with_cpu_at_100hz, 150) {
 
 TEST_TIMEOUT(realprogs, real_programs_with_cpu_at_1000hz, 150) {
     run_corpus("REALPROGS_CPU_HZ=1000");
+}
+
+/* The timeline changes nothing either, and every process's trace.json is
+ * valid (tests/shim/scripts/check_trace.py). */
+TEST_TIMEOUT(realprogs, real_programs_with_the_timeline, 150) {
+    NEED_TOOL("python3");
+    run_corpus("REALPROGS_TRACE=1");
 }

@@ -170,3 +170,38 @@ TEST(shim, config_long_out_is_rejected) {
     CHECK_EQ_I(parse1(&c, &e, "/cwd"), 1);
     CHECK_EQ_S(c.out, "/cwd/mapprof");
 }
+
+/* The timeline's variables (MAPPROF_TRACE, _LOCK_NS, _CAP). */
+TEST(shim, config_trace) {
+    shim_config c;
+    struct env none = {0};
+    CHECK_EQ_I(parse1(&c, &none, "/"), 0);
+    CHECK(!c.trace);
+    CHECK_EQ_U(c.trace_lock_ns, 1000000);
+    CHECK_EQ_U(c.trace_cap, 8192);
+    struct env on = {.kv = {{"MAPPROF_TRACE", "1"},
+                            {"MAPPROF_TRACE_LOCK_NS", "0"},
+                            {"MAPPROF_TRACE_CAP", "16"}}};
+    CHECK_EQ_I(parse1(&c, &on, "/"), 0);
+    CHECK(c.trace);
+    CHECK_EQ_U(c.trace_lock_ns, 0);
+    CHECK_EQ_U(c.trace_cap, 16);
+    struct env off = {.kv = {{"MAPPROF_TRACE", "0"}}};
+    CHECK_EQ_I(parse1(&c, &off, "/"), 0);
+    CHECK(!c.trace);
+    static const char *bad[][2] = {
+        {"MAPPROF_TRACE", "yes"},         {"MAPPROF_TRACE", "2"},
+        {"MAPPROF_TRACE", "1 "},          {"MAPPROF_TRACE_LOCK_NS", "1ms"},
+        {"MAPPROF_TRACE_LOCK_NS", "-1"},  {"MAPPROF_TRACE_CAP", "15"},
+        {"MAPPROF_TRACE_CAP", "9999999"}, {"MAPPROF_TRACE_CAP", "x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct env e = {.kv = {{bad[i][0], bad[i][1]}}};
+        CHECK_MSG(parse1(&c, &e, "/") == 1, "%s=%s: %d lines", bad[i][0], bad[i][1], e.ndiag);
+        CHECK_MSG(!strncmp(e.last, "mapprof: ", 9) && strstr(e.last, bad[i][0]), "line: %s",
+                  e.last);
+        CHECK(!c.trace);
+        CHECK_EQ_U(c.trace_lock_ns, 1000000);
+        CHECK_EQ_U(c.trace_cap, 8192);
+    }
+}

@@ -56,7 +56,8 @@ static void shares(const char *args) {
     CHECK(m->duration_nanos > 0);
     int64_t a = su_sum(p, "cpu", "burn_a", -1), b = su_sum(p, "cpu", "burn_b", -1),
             c = su_sum(p, "cpu", "burn_c", -1), all = su_sum(p, "cpu", NULL, -1);
-    CHECK_EQ_I(su_sum(p, "samples", NULL, -1) * 10000000, all);
+    /* a signal stands for one period or more (overruns) */
+    CHECK(su_sum(p, "samples", NULL, -1) * 10000000 <= all);
     double burn = (double)(a + b + c);
     CHECK(burn > 0);
     printf("burn_a %.1f%% burn_b %.1f%% burn_c %.1f%%; total %lld ns, getrusage %lld ns\n",
@@ -78,11 +79,15 @@ static void shares(const char *args) {
     free(out);
 }
 
-TEST_TIMEOUT(shim, cpu_shares_own_threads, 60) {
+/* Alone: on a loaded machine the kernel sees a thread's CPU timer less
+ * regularly (at ticks where the thread happens to run), and the samples
+ * turn from evenly spaced to random ones: 2.6 points of noise on 30 % at
+ * 300 samples, measured 5 points off with two CPU hogs beside it. */
+TEST_ALONE(shim, cpu_shares_own_threads, 60) {
     shares("threads 3000");
 }
 
-TEST_TIMEOUT(shim, cpu_shares_one_thread, 60) {
+TEST_ALONE(shim, cpu_shares_one_thread, 60) {
     shares("mixed 3000");
 }
 
