@@ -757,3 +757,38 @@ TEST_TIMEOUT(live, sigpipe_on_server_thread_consumed, 60) {
     free(a);
     free(b);
 }
+
+/* exec: the new image serves at the same %p path (same pid); the old
+ * image's socket closed on exec, so the new one finds it stale, replaces
+ * it and serves its own profiles. */
+TEST_TIMEOUT(live, exec_serves_new_image, 60) {
+    lv_run r;
+    char env[700], cmd[1200];
+    snprintf(env, sizeof env, "MAPPROF_HTTP=unix:%s/x.%%p MAPPROF_HEAP_RATE=4096", lv_tmp());
+    snprintf(cmd, sizeof cmd, "/bin/sh -c 'sleep 0.3; exec %s %%s/stop 3000 2 default'",
+             lv_fixture("liveprog"));
+    lv_start(&r, "exec", env, cmd);
+    /* until the exec: sh's own server answers, without liveprog's sites */
+    char *out = NULL;
+    int rc = 1;
+    for (int i = 0; i < 100; i++, lv_sleep_ms(100)) {
+        free(out);
+        out = NULL;
+        rc = th_sh(&out, "curl -s -f --unix-socket '%s' 'http://x/debug/pprof/heap?debug=1'",
+                   r.addr + 5);
+        if (rc == 0 && strstr(out, "keep_site"))
+            break;
+    }
+    CHECK_MSG(rc == 0, "%s", out);
+    CHECK_CONTAINS(out, "keep_site");
+    free(out);
+    CHECK_EQ_I(lv_stop(&r), 0);
+    /* the same path announced twice (sh, then liveprog); sleep, a child
+     * image, serves on its own pid's path */
+    char *e = lv_file(&r, "err");
+    int n = 0;
+    for (const char *p = e; (p = strstr(p, r.addr)); p++)
+        n++;
+    CHECK_MSG(n == 2, "expected sh's and liveprog's announcements of %s:\n%s", r.addr, e);
+    free(e);
+}
