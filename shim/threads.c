@@ -424,8 +424,19 @@ void shim_threads_snapshot(shim_snapshot *s) {
         reply *r = at(i);
         if (r->state == TS_SKIP)
             continue;
-        if (!__atomic_load_n(&r->answered, __ATOMIC_ACQUIRE))
+        if (!__atomic_load_n(&r->answered, __ATOMIC_ACQUIRE)) {
             describe_from_proc(r, TS_NO_ANSWER);
+        } else if (r->state == TS_RUNNING) {
+            /* The context's signature of a syscall can be missed (a call
+             * the kernel restarts in a way that leaves no trace in it):
+             * a thread /proc shows blocked in one now was in it. */
+            long nr = -1;
+            uint64_t pc = 0;
+            if (shim_proc_syscall(r->tid, &nr, &pc) == 1 && nr >= 0) {
+                r->state = TS_SYSCALL;
+                r->sys_nr = nr;
+            }
+        }
         add_sample(s, r, now);
     }
     shim_spin_unlock(&capture_lock);
