@@ -120,11 +120,13 @@ static void fork_prepare(void) {
     shim_heap_lock_all(true);
     shim_stack_lock_all(true);
     shim_trace_lock_all(true);
+    shim_strings_lock_all(true);
     shim_mem_lock_all(true); /* innermost: taken under the others */
 }
 
 static void fork_parent(void) {
     shim_mem_lock_all(false);
+    shim_strings_lock_all(false);
     shim_trace_lock_all(false);
     shim_stack_lock_all(false);
     shim_heap_lock_all(false);
@@ -140,6 +142,7 @@ static void fork_child(void) {
     __atomic_store_n(&owner_pid, getpid(), __ATOMIC_RELAXED);
     shim_start_mono_ns = shim_now_ns();
     shim_mem_lock_all(false);
+    shim_strings_lock_all(false); /* consistent: locked by prepare */
     shim_stack_after_fork();
     shim_heap_after_fork();
     shim_maps_after_fork();

@@ -27,7 +27,7 @@
 typedef struct live_map {
     const gomap *m;
     const shim_stack *stack;
-    const char *type; /* the map type's name (static in the host) */
+    const char *type; /* the map type's name, interned (its library may be unloaded) */
 } live_map;
 
 typedef struct grow_bucket {
@@ -60,7 +60,7 @@ static void *hk_new(const gomap *m, const gomap_type *t, size_t hint) {
     if (lm) {
         lm->m = m;
         lm->stack = st;
-        lm->type = t && t->name ? t->name : "";
+        lm->type = shim_intern_str(t && t->name ? t->name : "");
     }
     shim_spin_lock(&maps_lock);
     if (lm && shim_table_put(&live_maps, (uint64_t)(uintptr_t)m, lm) < 0) {
@@ -105,7 +105,7 @@ static void hk_grow(const gomap *m, void *cookie, const gomap_grow_event *ev) {
     int64_t t0 = shim_now_ns();
     const shim_stack *st = shim_stack_here();
     const gomap_type *t = gomap_get_type(m);
-    const char *type = t && t->name ? t->name : "";
+    const char *type = shim_intern_str(t && t->name ? t->name : "");
     int64_t w = (int64_t)shim_cfg.grow_rate;
     uint64_t k = shim_hash64((st ? st->hash : 0) ^ ((uint64_t)ev->old_B << 8 | ev->new_B) ^
                              (uint64_t)(uintptr_t)type ^ (ev->same_size ? 0x5a5a : 0)) |

@@ -286,6 +286,12 @@ void shim_stack_after_fork(void);
 void shim_stack_lock_all(bool lock); /* around fork */
 void shim_stack_flush(void);         /* after dlclose */
 
+/* ------------------------------------------------------------ strings */
+
+/* strings.c: the one lasting copy of s (never freed; "?" without memory). */
+const char *shim_intern_str(const char *s);
+void shim_strings_lock_all(bool lock); /* around fork (innermost but mem's) */
+
 /* ---------------------------------------------------------- /proc/self */
 
 /* proc.c: no allocation. Each task's tid to fn; the count, -1 on error. */

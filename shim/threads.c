@@ -303,37 +303,6 @@ static void describe_from_proc(reply *r, int state) {
     }
 }
 
-/* Strings that labels point to outlive the capture (the snapshot is
- * written later, maybe after the next capture): names and lock addresses
- * are interned, never freed; a process has few of either. */
-static shim_table strings;
-static shim_spin strings_lock;
-
-static const char *intern(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *c = s; *c; c++)
-        h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
-    h |= 1;
-    shim_spin_lock(&strings_lock);
-    const char *have = shim_table_get(&strings, h);
-    for (; have && strcmp(have, s); h = shim_hash64(h) | 1, have = shim_table_get(&strings, h))
-        ;
-    if (!have) {
-        size_t n = strlen(s) + 1;
-        char *copy = shim_calloc(n);
-        if (copy) {
-            memcpy(copy, s, n);
-            if (shim_table_put(&strings, h, copy) < 0) {
-                shim_free(copy);
-                copy = NULL;
-            }
-        }
-        have = copy;
-    }
-    shim_spin_unlock(&strings_lock);
-    return have ? have : "?";
-}
-
 static void add_sample(shim_snapshot *s, const reply *r, int64_t now) {
     bool waits = r->state == TS_MUTEX || r->state == TS_RWLOCK || r->state == TS_COND;
     const char *sys = r->sys_nr >= 0 ? syscall_name(r->sys_nr) : NULL;
@@ -344,7 +313,7 @@ static void add_sample(shim_snapshot *s, const reply *r, int64_t now) {
     sm->stack = shim_stack_intern(r->pcs, r->depth);
     sm->values[0] = 1;
     int i = 0;
-    sm->labels[i++] = (shim_label){"thread", intern(r->name[0] ? r->name : "?"), 0, NULL};
+    sm->labels[i++] = (shim_label){"thread", shim_intern_str(r->name[0] ? r->name : "?"), 0, NULL};
     sm->labels[i++] = (shim_label){"tid", NULL, r->tid, NULL};
     sm->labels[i++] = (shim_label){"state", state_names[r->state], 0, NULL};
     if (sys)
@@ -352,7 +321,7 @@ static void add_sample(shim_snapshot *s, const reply *r, int64_t now) {
     if (waits) {
         char hex[32];
         snprintf(hex, sizeof hex, "%#llx", (unsigned long long)(uintptr_t)r->lock);
-        sm->labels[i++] = (shim_label){"lock", intern(hex), 0, NULL};
+        sm->labels[i++] = (shim_label){"lock", shim_intern_str(hex), 0, NULL};
         sm->labels[i++] = (shim_label){"wait", NULL, now - r->since, "nanoseconds"};
     }
 }
@@ -424,8 +393,19 @@ void shim_threads_snapshot(shim_snapshot *s) {
         reply *r = at(i);
         if (r->state == TS_SKIP)
             continue;
-        if (!__atomic_load_n(&r->answered, __ATOMIC_ACQUIRE))
+        if (!__atomic_load_n(&r->answered, __ATOMIC_ACQUIRE)) {
             describe_from_proc(r, TS_NO_ANSWER);
+        } else if (r->state == TS_RUNNING) {
+            /* The context's signature of a syscall can be missed (a call
+             * the kernel restarts in a way that leaves no trace in it):
+             * a thread /proc shows blocked in one now was in it. */
+            long nr = -1;
+            uint64_t pc = 0;
+            if (shim_proc_syscall(r->tid, &nr, &pc) == 1 && nr >= 0) {
+                r->state = TS_SYSCALL;
+                r->sys_nr = nr;
+            }
+        }
         add_sample(s, r, now);
     }
     shim_spin_unlock(&capture_lock);
@@ -475,17 +455,13 @@ void shim_threads_exec_failed(void) {
 
 void shim_threads_after_fork(void) {
     shim_spin_unlock(&capture_lock);
-    shim_spin_unlock(&strings_lock);
     for (int i = 0; i < MAX_OWN_TIDS; i++)
         own_tids[i] = 0; /* the shim's threads did not survive */
 }
 
 void shim_threads_lock_all(bool lock) {
-    if (lock) {
+    if (lock)
         shim_spin_lock(&capture_lock);
-        shim_spin_lock(&strings_lock);
-    } else {
-        shim_spin_unlock(&strings_lock);
+    else
         shim_spin_unlock(&capture_lock);
-    }
 }

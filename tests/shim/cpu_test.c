@@ -248,6 +248,10 @@ static void survives(const char *args, const char *env, const char *want, int ru
     int rc = th_sh(&out, "'%s/pprofcheck' '%s'/*.cpu.pb.gz", th_build(), su_dir());
     CHECK_MSG(rc == 0, "pprofcheck:\n%s", out);
     free(out);
+    rc = th_sh(&out, "go tool pprof -top '%s'/*.cpu.pb.gz", su_dir());
+    CHECK_MSG(rc == 0, "go tool pprof -top:\n%s", out);
+    CHECK_CONTAINS(out, "Type: cpu");
+    free(out);
 }
 
 TEST_TIMEOUT(shim, cpu_exec_chain, 120) {
@@ -287,6 +291,7 @@ TEST_TIMEOUT(shim, cpu_eintr_seen_by_host_calls, 60) {
     CHECK_EQ_I(rd, 0);
     CHECK_EQ_I(reads, 1);
     free(out);
+    external_checks(su_prof(su_only_pid_of("cpu"), "cpu"));
 }
 
 /* A thread started by a library's constructor before the shim's own
@@ -312,4 +317,5 @@ TEST_TIMEOUT(shim, cpu_thread_started_before_the_shim, 60) {
     CHECK_MSG(early >= 270000000 && early <= 330000000, "burn_early %lld ns", (long long)early);
     CHECK_EQ_I(su_sum(p, "cpu", "thread_start", -1), 0); /* not our wrapper's thread */
     pprof_profile_free(p);
+    external_checks(su_prof(pid, "cpu"));
 }

@@ -57,3 +57,27 @@ TEST(shim, fatal_map_error_flushes_profiles) {
     CHECK_EQ_I(su_count_files(".tmp"), 0);
     free(out);
 }
+
+/* A map type defined by a library that is unloaded before the dump: the
+ * grow profile keeps the type's name (the shim's copy), and the dump never
+ * reads the unmapped original. */
+TEST(shim, grow_type_name_outlives_its_library) {
+    char *out = NULL, cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s '%s/tests/shim/libmaptype.so'", su_fixture("maptypeclose.dyn"),
+             th_build());
+    int rc = su_run(&out, "", cmd);
+    CHECK_MSG(rc == 0, "status %d:\n%s", rc, out);
+    CHECK_CONTAINS(out, "filled and closed");
+    int pid = su_only_pid();
+    pprof_profile *g = su_load(su_prof(pid, "grow"));
+    const pprof_pb_profile *m = pprof_profile_msg(g);
+    int named = 0;
+    for (size_t i = 0; i < m->n_sample; i++)
+        for (size_t j = 0; j < m->sample[i]->n_label; j++)
+            named +=
+                !strcmp(pprof_profile_str(g, m->sample[i]->label[j]->key), "type") &&
+                !strcmp(pprof_profile_str(g, m->sample[i]->label[j]->str), "map[widget_id]uint64");
+    CHECK_MSG(named > 0, "no grow sample names the unloaded library's type");
+    pprof_profile_free(g);
+    free(out);
+}
