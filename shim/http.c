@@ -489,7 +489,9 @@ static void *serve(void *arg) {
         srv.slots[i].fd = -1;
     struct event_config *ec = event_config_new();
     if (ec) {
-        event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+        /* precise: the coarse monotonic clock libevent uses by default
+         * fires a seconds=N timer up to a tick early */
+        event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_PRECISE_TIMER);
         /* poll(2), not epoll: an epoll instance is a descriptor of its own
          * at a low number, and hosts close descriptors they think are
          * theirs (bash closes its pipe ends twice): a closed epoll fd

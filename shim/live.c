@@ -214,6 +214,7 @@ typedef struct delta_job {
     shim_snapshot base;
     int64_t base_wall;
     bool cpu_window; /* shim_cpu_live_begin was called: end it */
+    int64_t sec;     /* the span asked for */
 } delta_job;
 
 static int64_t wall_ns(void) {
@@ -226,6 +227,13 @@ static void delta_done(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     delta_job *job = arg;
+    /* never short of the span asked for (Go's duration is at least N s) */
+    int64_t left = job->base_wall + job->sec * 1000000000 - wall_ns();
+    if (left > 0) {
+        struct timeval tv = {(time_t)(left / 1000000000), (suseconds_t)(left % 1000000000 / 1000)};
+        if (event_base_once(live_base, -1, EV_TIMEOUT, delta_done, job, &tv) == 0)
+            return;
+    }
     deltas_in_flight--;
     build_and_send(job->req, job->lp, 0, &job->base, job->base_wall);
     if (job->cpu_window)
@@ -257,6 +265,7 @@ static void start_delta(struct evhttp_request *req, const live_profile *lp, long
         job->cpu_window = true;
     }
     job->base_wall = wall_ns();
+    job->sec = sec;
     shim_take_snapshot((enum shim_profile_kind)lp->kind, &job->base);
     struct timeval tv = {(time_t)sec, 0};
     if (event_base_once(live_base, -1, EV_TIMEOUT, delta_done, job, &tv) != 0) {
