@@ -262,8 +262,10 @@ static int build_one(const struct build_req *req, const pprof_mappings *use_maps
             shim_cpu_describe(line, sizeof line);
             pprof_builder_add_comment(b, line, NULL);
         }
-        if (k == SHIM_PROF_THREADS && *shim_threads_describe())
-            pprof_builder_add_comment(b, shim_threads_describe(), NULL);
+        if (k == SHIM_PROF_THREADS) {
+            shim_threads_describe(line, sizeof line);
+            pprof_builder_add_comment(b, line, NULL);
+        }
     }
     /* cpu and threads stacks start at an interrupted PC, not a return address */
     bool exact_leaf = k == SHIM_PROF_CPU || k == SHIM_PROF_THREADS;

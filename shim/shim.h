@@ -434,7 +434,7 @@ void shim_threads_start(void);
 extern int shim_threads_marks; /* atomic: lock waits are marked for captures */
 void shim_threads_own_thread(void);
 void shim_threads_snapshot(shim_snapshot *s);
-const char *shim_threads_describe(void); /* a comment line, or "" */
+void shim_threads_describe(char *buf, size_t cap); /* a comment line: the last capture */
 void shim_threads_exec_failed(void);
 void shim_threads_lock_all(bool lock);
 void shim_threads_after_fork(void);

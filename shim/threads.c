@@ -71,6 +71,9 @@ static uint64_t gen;  /* atomic: the capture in progress (odd) or none (even) */
 static int n_replies; /* atomic */
 static int sig;       /* 0: no signal (every thread described from /proc) */
 static const char *no_signal_why = "";
+/* The last capture, for the profile's comments (under capture_lock). */
+static int last_threads, last_asked, last_answered;
+static int64_t last_capture_ns;
 static int own_tids[MAX_OWN_TIDS]; /* the shim's own threads */
 int shim_threads_marks;
 
@@ -339,6 +342,7 @@ void shim_threads_snapshot(shim_snapshot *s) {
         shim_spin_unlock(&capture_lock);
         return;
     }
+    int64_t t_start = shim_now_ns();
     pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
     uid_t uid = getuid();
     uint64_t g = __atomic_add_fetch(&gen, 1, __ATOMIC_ACQ_REL);
@@ -354,7 +358,6 @@ void shim_threads_snapshot(shim_snapshot *s) {
             r->state = TS_SKIP;
             continue;
         }
-        shim_proc_thread_name(r->tid, r->name);
         long nr = -1;
         uint64_t pc = 0;
         if (!use_sig || (shim_proc_syscall(r->tid, &nr, &pc) == 1 && eintr_prone(nr))) {
@@ -376,6 +379,10 @@ void shim_threads_snapshot(shim_snapshot *s) {
         }
         asked++;
     }
+    /* Names meanwhile: the answers come in while /proc is read. */
+    for (int i = 0; i < l.n; i++)
+        if (at(i)->state != TS_SKIP)
+            shim_proc_thread_name(at(i)->tid, at(i)->name);
     int64_t deadline = shim_now_ns() + ANSWER_NS;
     while (asked) {
         int missing = 0;
@@ -388,6 +395,12 @@ void shim_threads_snapshot(shim_snapshot *s) {
         nanosleep(&t, NULL);
     }
     __atomic_add_fetch(&gen, 1, __ATOMIC_ACQ_REL); /* late answers are ignored */
+    last_capture_ns = shim_now_ns() - t_start;
+    last_threads = l.n;
+    last_asked = asked;
+    last_answered = 0;
+    for (int i = 0; i < l.n; i++)
+        last_answered += __atomic_load_n(&at(i)->answered, __ATOMIC_ACQUIRE) == 1;
     int64_t now = shim_now_ns();
     for (int i = 0; i < l.n; i++) {
         reply *r = at(i);
@@ -411,8 +424,11 @@ void shim_threads_snapshot(shim_snapshot *s) {
     shim_spin_unlock(&capture_lock);
 }
 
-const char *shim_threads_describe(void) {
-    return sig ? "" : no_signal_why;
+void shim_threads_describe(char *out, size_t cap) {
+    snprintf(out, cap,
+             "mapprof: threads_signal=%d threads=%d asked=%d answered=%d capture_ns=%lld%s%s", sig,
+             last_threads, last_asked, last_answered, (long long)last_capture_ns, sig ? "" : " ",
+             sig ? "" : no_signal_why + 9);
 }
 
 /* ----------------------------------------------------------- lifecycle */
