@@ -332,14 +332,19 @@ static size_t count_args(const char *arg0, va_list ap) {
     return n; /* arguments + the NULL */
 }
 
+/* Declares char *argv[] holding arg and the rest of the list up to and
+ * including its NULL (read from ap). */
+#define ARGV_FROM_LIST(argv, arg, ap)                                                              \
+    size_t argv##_n = count_args(arg, ap);                                                         \
+    char *argv[argv##_n];                                                                          \
+    argv[0] = (char *)(arg);                                                                       \
+    for (size_t i_ = 1; i_ < argv##_n; i_++)                                                       \
+    argv[i_] = va_arg(ap, char *)
+
 SHIM_EXPORT int execl(const char *path, const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    char *argv[n];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i < n; i++)
-        argv[i] = va_arg(ap, char *);
+    ARGV_FROM_LIST(argv, arg, ap);
     va_end(ap);
     return execv(path, argv);
 }
@@ -347,11 +352,7 @@ SHIM_EXPORT int execl(const char *path, const char *arg, ...) {
 SHIM_EXPORT int execlp(const char *file, const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    char *argv[n];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i < n; i++)
-        argv[i] = va_arg(ap, char *);
+    ARGV_FROM_LIST(argv, arg, ap);
     va_end(ap);
     return execvp(file, argv);
 }
@@ -359,11 +360,7 @@ SHIM_EXPORT int execlp(const char *file, const char *arg, ...) {
 SHIM_EXPORT int execle(const char *path, const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    char *argv[n];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i < n; i++)
-        argv[i] = va_arg(ap, char *);
+    ARGV_FROM_LIST(argv, arg, ap);
     char *const *envp = va_arg(ap, char *const *);
     va_end(ap);
     return execve(path, argv, envp);
