@@ -332,3 +332,25 @@ TEST(cli, report_from_run) {
     CHECK_MSG(!strstr(csv, "mutex"), "an earlier run's profile was reported:\n%s", csv);
     free(csv);
 }
+
+/* A huge profile: a gzip stream that inflates past the reader's 1 GiB
+ * limit (a decompression bomb of 1.1 GiB of zeros, 1 MiB on disk) is
+ * refused with one line and exit 2 (memory bounded by that limit), nothing
+ * written. */
+TEST_TIMEOUT(cli, report_huge_profile, 120) {
+    const char *in = ct_path("report-huge"), *out = ct_path("report-huge-out");
+    CHECK_EQ_I(th_sh(NULL,
+                     "rm -rf '%s' '%s' && mkdir -p '%s' && head -c 1153433600 /dev/zero | "
+                     "gzip -1 >'%s/bomb.heap.pb.gz'",
+                     in, out, in, in),
+               0);
+    char *o = NULL;
+    int rc = CT_RUN(&o, "report -o '%s' '%s/bomb.heap.pb.gz' 2>&1", out, in);
+    CHECK_ONE_LINE_ERROR(rc, o);
+    CHECK_CONTAINS(o, "larger than the limit");
+    free(o);
+    struct stat st;
+    CHECK_MSG(stat(out, &st) != 0, "%s was created by a failed report", out);
+    CHECK_EQ_I(tmp_siblings(out), 0);
+    th_sh(NULL, "rm -rf '%s'", in);
+}
