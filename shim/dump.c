@@ -29,6 +29,7 @@
  * signal handlers, surviving SIGKILL.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -191,6 +192,32 @@ static void add_sample(const shim_sample *sm, void *ctx) {
                                       (size_t)sm->n_labels, ac->flags, ac->err);
 }
 
+/* "mapprof: cmdline=ARGS": the process's arguments (/proc/self/cmdline),
+ * space-separated, bytes outside printable ASCII as \xNN, at most what
+ * fits (then "..."): what ran, for the report and for pprof's comments. */
+static void cmdline_comment(char *out, size_t cap) {
+    unsigned char raw[384];
+    ssize_t n = -1;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, raw, sizeof raw);
+        close(fd);
+    }
+    size_t o = (size_t)snprintf(out, cap, "mapprof: cmdline=");
+    for (ssize_t i = 0; i < n && o + 8 < cap; i++) {
+        unsigned char c = raw[i];
+        if (c == 0 && i + 1 < n)
+            out[o++] = ' ';
+        else if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else if (c != 0)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    if (n == (ssize_t)sizeof raw && o + 4 < cap)
+        o += (size_t)snprintf(out + o, cap - o, "...");
+    out[o] = 0;
+}
+
 /* A producer's copy of kind k's data, taken under its own lock. */
 static void take_snapshot(enum shim_profile_kind k, shim_snapshot *s) {
     switch (k) {
@@ -257,6 +284,8 @@ static int build_one(const struct build_req *req, const pprof_mappings *use_maps
                  (unsigned long long)s.dropped, (unsigned long long)shim_stack_failures(),
                  (unsigned long long)shim_heap_conflicts(), (long long)shim_own_ns(),
                  (int)shim_mutex_inline());
+        pprof_builder_add_comment(b, line, NULL);
+        cmdline_comment(line, sizeof line);
         pprof_builder_add_comment(b, line, NULL);
         if (k == SHIM_PROF_CPU) {
             shim_cpu_describe(line, sizeof line);

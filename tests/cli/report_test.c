@@ -331,6 +331,11 @@ TEST(cli, report_from_run) {
     CHECK_CONTAINS(csv, "\nheap,0,");
     CHECK_MSG(!strstr(csv, "mutex"), "an earlier run's profile was reported:\n%s", csv);
     free(csv);
+    /* the page says what ran (the shim's cmdline comment) */
+    char *html = NULL;
+    CHECK_EQ_I(th_sh(&html, "cat '%s/index.html'", out), 0);
+    CHECK_CONTAINS(html, "mapprof: cmdline=/bin/sh -c echo hi; exit 3");
+    free(html);
 }
 
 /* A huge profile: a gzip stream that inflates past the reader's 1 GiB
