@@ -602,19 +602,8 @@ static void *child_serve(void *arg) {
 static void start(bool first) {
     if (first && !open_listener(true))
         return;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     /* symbolization (libdw's line tables) needs far more than 128 KiB */
-    pthread_attr_setstacksize(&attr, (size_t)2 << 20);
-    int rc = pthread_create(&th, &attr, first ? serve : child_serve, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (shim_spawn(first ? serve : child_serve, NULL, (size_t)2 << 20) != 0) {
         shim_log("live endpoint: cannot start its thread; no live endpoint");
         if (srv.fd >= 0)
             close(srv.fd);

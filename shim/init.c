@@ -21,7 +21,8 @@
  *
  * Signals: the handler only writes one byte to a pipe (async-signal-safe);
  * the helper thread, started with every signal blocked so it never steals
- * the program's signals, reads it and dumps. The same thread drains the
+ * the program's signals (shim_spawn, which the live endpoint's thread
+ * uses too), reads it and dumps. The same thread drains the
  * cpu profile's per-thread rings (cpu.c); a fork child that profiles cpu
  * starts a helper of its own for that alone.
  */
@@ -267,25 +268,35 @@ static void start_helper(void) {
     shim_helper_ensure();
 }
 
-/* The helper thread, started with every signal blocked so that it never
- * takes one of the program's. */
-static void start_thread(void) {
+int shim_spawn(void *(*fn)(void *), void *arg, size_t stack) {
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits it */
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, helper, NULL) != 0) {
+    if (stack)
+        pthread_attr_setstacksize(&attr, stack);
+    /* libc's own pthread_create: thread.c's wrapper is for the program's
+     * threads (a cpu timer on a shim thread would sample the shim) */
+    int rc = shim_real_ready() && shim_real.pthread_create
+                 ? shim_real.pthread_create(&th, &attr, fn, arg)
+                 : EAGAIN;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* The helper thread. */
+static void start_thread(void) {
+    if (shim_spawn(helper, NULL, 0) != 0) {
         __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
         shim_log(drain_only ? "cpu: cannot start the helper thread in a fork child; its cpu "
                               "samples beyond a few per thread are counted, not unwound"
                             : "cannot start the helper thread; signal and interval dumps and "
                               "cpu draining are off");
     }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 __attribute__((constructor)) static void shim_init(void) {

@@ -69,6 +69,11 @@ static inline void shim_leave(int was) {
 /* 1-in-n decision on this thread's generator (n <= 1: always). */
 bool shim_one_in(uint64_t n);
 
+/* Start a detached thread of the shim's with every signal blocked, so it
+ * never takes one of the program's (stack: bytes, 0 for the default).
+ * pthread_create's result. */
+int shim_spawn(void *(*fn)(void *), void *arg, size_t stack);
+
 /* ------------------------------------------------------------- spinlock */
 
 /* Test-and-test-and-set with sched_yield: never calls pthread, never
