@@ -178,7 +178,7 @@ static bool signal_usable(int sig) {
 /* var names a signal (PROF, SIGPROF, 27, RTMIN+3); dflt when unset or bad
  * (dflt_text says it in the diagnostic). */
 /* The cpu timers' signal: one whose default action ends the process, so
- * that the shim can give a kill() of it exactly that effect (cpusig.c);
+ * that the shim can give a kill() of it exactly that effect (sigown.c);
  * a stop or ignore default could not be emulated from a handler. */
 static bool signal_terminates(int s) {
     return s == SIGPROF || s == SIGVTALRM || s == SIGALRM || s == SIGUSR1 || s == SIGUSR2 ||

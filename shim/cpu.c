@@ -32,7 +32,7 @@
  * a handler or SIG_IGN already installed, the signal blocked on the
  * starting thread, or the dump signal chosen alike, switches the profile
  * off with one line. Once held, the program still sees the signal as its
- * own (cpusig.c): its SIG_DFL/SIG_IGN are emulated for signals that are
+ * own (sigown.c): its SIG_DFL/SIG_IGN are emulated for signals that are
  * not our timers', and a handler it installs makes the profile yield the
  * signal (timers deleted, pending timer signals taken first, one line).
  * A raw rt_sigaction behind libc's back is found at the next drain.
@@ -441,9 +441,9 @@ static void stop_all(void) {
     shim_spin_unlock(&cpu_lock);
 }
 
-int shim_cpu_tick(void) {
+void shim_cpu_tick(void) {
     if (!shim_cpu_on() || stopped)
-        return -1;
+        return;
     int was = shim_enter();
     int64_t now = shim_now_ns();
     bool reap = now >= next_reap;
@@ -451,7 +451,7 @@ int shim_cpu_tick(void) {
         next_reap = now + REAP_NS;
     if (shim_sig_holds(sig) && !handler_ours()) {
         /* Changed behind libc's back (a raw rt_sigaction, e.g. by another
-         * runtime): cpusig.c could not hand it over in order. */
+         * runtime): sigown.c could not hand it over in order. */
         __atomic_store_n(&yielded, 1, __ATOMIC_RELEASE);
         stop_all();
         shim_log("cpu: the program installed its own handler for signal %d; cpu sampling "
@@ -460,7 +460,6 @@ int shim_cpu_tick(void) {
     }
     drain_all(reap);
     shim_leave(was);
-    return stopped ? -1 : shim_cpu_drain_ms();
 }
 
 /* A ring holds RING records; a thread fills at most one per period of its

@@ -412,16 +412,16 @@ void shim_maps_lock_all(bool lock);
 void shim_mutex_lock_all(bool lock);
 
 /* The cpu profile (cpu.c; thread.c starts threads through it). start:
- * from the constructor, once recording; tick: from the helper thread,
- * drains the threads' rings and returns the ms until the next tick wanted
- * (-1: the profile is off). */
+ * from the constructor, once recording; tick: from the helper thread
+ * every shim_cpu_drain_ms() while shim_cpu_on(), drains the threads'
+ * rings and reaps gone threads. */
 void shim_cpu_start(void);
 bool shim_cpu_on(void);
 /* A live /debug/pprof/profile window (see cpu.c): begin false when the
  * signal is the program's; every begin is matched by an end. */
 bool shim_cpu_live_begin(void);
 void shim_cpu_live_end(void);
-int shim_cpu_tick(void);
+void shim_cpu_tick(void);
 int shim_cpu_drain_ms(void);
 void shim_cpu_stop(void); /* the final dump is written: no more signals */
 void shim_cpu_thread_begin(void);

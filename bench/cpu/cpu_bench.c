@@ -23,11 +23,7 @@
  */
 #include "bench/bench.h"
 #include "bench/child.h"
-#include "pprof/pprof.h"
-
-#include <dirent.h>
-
-#include <stdbool.h>
+#include "bench/comment.h"
 
 #define MAXRUNS 51
 #define NCONF   6
@@ -43,48 +39,14 @@ static const char *gperf_lib(void) {
 }
 
 /* handler_ns + drain_ns from the comments of the cpu profile in dir
- * (the only one: the directory is emptied before each run); -1 if none. */
+ * (the only one: the directory is emptied after each run); -1 if none. */
 static double own_ns(const char *dir, long long *runs) {
-    DIR *d = opendir(dir);
-    double ns = -1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (!strstr(e->d_name, ".cpu.pb.gz"))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        pprof_profile *p = NULL;
-        pprof_error err = {0};
-        if (pprof_profile_read_file(path, NULL, &p, &err) == 0) {
-            const pprof_pb_profile *m = pprof_profile_msg(p);
-            for (size_t i = 0; i < m->n_comment; i++) {
-                const char *c = pprof_profile_str(p, m->comment[i]),
-                           *h = strstr(c, "handler_runs=");
-                long long hn = 0, dn = 0;
-                if (h && sscanf(h, "handler_runs=%lld handler_ns=%lld drain_ns=%lld", runs, &hn,
-                                &dn) == 3)
-                    ns = (double)(hn + dn);
-            }
-            pprof_profile_free(p);
-        }
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return ns;
-}
-
-static void empty_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] != '.')
-            unlink(path);
-    }
-    if (d)
-        closedir(d);
+    char c[512];
+    long long hn = 0, dn = 0;
+    if (!bench_comment(dir, ".cpu.pb.gz", "handler_runs=", c, sizeof c) ||
+        sscanf(c, "handler_runs=%lld handler_ns=%lld drain_ns=%lld", runs, &hn, &dn) != 3)
+        return -1;
+    return (double)(hn + dn);
 }
 
 int main(int argc, char **argv) {
@@ -133,11 +95,14 @@ int main(int argc, char **argv) {
                 }
                 const char *pre = k == 0 ? NULL : gp ? gperf : shim;
                 char *const *env = k == 0 ? NULL : gp ? gp_env[k - 4] : mp_env[k - 1];
-                empty_dir(argv[2]);
                 bench_child_run(pre, env, wargv, &c);
                 cpu[k][i] = c.cpu_ms;
-                if (k == 2 || k == 3) /* the shim's own account of the cpu profile */
-                    own[k - 2][i] = own_ns(argv[2], &handler_runs[k - 2]) / 1e6 / c.cpu_ms * 100;
+                long long seen = 0;
+                double ns = own_ns(argv[2], &seen); /* and empties the directory */
+                if (k == 2 || k == 3) {             /* the shim's own account of the cpu profile */
+                    own[k - 2][i] = ns / 1e6 / c.cpu_ms * 100;
+                    handler_runs[k - 2] = seen;
+                }
             }
         double med[NCONF];
         fprintf(stderr, "cpu_bench: %s done\n", loads[w].mode);

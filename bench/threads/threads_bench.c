@@ -10,41 +10,18 @@
  */
 #include "bench/bench.h"
 #include "bench/child.h"
-#include "pprof/pprof.h"
-
-#include <dirent.h>
+#include "bench/comment.h"
 
 #define MAXRUNS 51
 
 /* capture_ns and answered= of the threads profile in dir (then removed). */
 static double capture_ms(const char *dir, int *answered) {
-    DIR *d = opendir(dir);
-    double ms = -1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == '.')
-            continue;
-        if (strstr(e->d_name, ".threads.pb.gz")) {
-            pprof_profile *p = NULL;
-            pprof_error err = {0};
-            if (pprof_profile_read_file(path, NULL, &p, &err) == 0) {
-                const pprof_pb_profile *m = pprof_profile_msg(p);
-                for (size_t i = 0; i < m->n_comment; i++) {
-                    const char *c = strstr(pprof_profile_str(p, m->comment[i]), "answered=");
-                    long long ns = 0;
-                    if (c && sscanf(c, "answered=%d capture_ns=%lld", answered, &ns) == 2)
-                        ms = (double)ns / 1e6;
-                }
-                pprof_profile_free(p);
-            }
-        }
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return ms;
+    char c[512];
+    long long ns = 0;
+    if (!bench_comment(dir, ".threads.pb.gz", "answered=", c, sizeof c) ||
+        sscanf(c, "answered=%d capture_ns=%lld", answered, &ns) != 2)
+        return -1;
+    return (double)ns / 1e6;
 }
 
 int main(int argc, char **argv) {
